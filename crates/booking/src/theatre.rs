@@ -1,0 +1,3 @@
+//! One theatre's slots and bookings (stub).
+#[derive(Debug)]
+pub struct Theatre {}

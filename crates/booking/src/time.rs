@@ -1,0 +1,1 @@
+//! From the sequencer's timestamp to the theatres' "today" (stub).

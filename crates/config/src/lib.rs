@@ -1,0 +1,1 @@
+//! CineFlix configuration (TOML).

@@ -1,0 +1,1 @@
+//! The SOAP front end (hyper).

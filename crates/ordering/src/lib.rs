@@ -1,0 +1,1 @@
+//! Kaashoek's sequencer protocol as a pure state machine: submitter, sequencer, member.

@@ -1,0 +1,1 @@
+//! Replica control messages (skeleton).

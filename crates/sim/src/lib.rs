@@ -1,0 +1,1 @@
+//! Deterministic simulations of the ordering protocol and the whole cluster.

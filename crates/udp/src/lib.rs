@@ -1,0 +1,1 @@
+//! UDP shells: socket setup, chunking, fault-injecting transport.

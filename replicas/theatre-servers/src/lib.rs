@@ -1,0 +1,1 @@
+//! A CineFlix replica (skeleton).
