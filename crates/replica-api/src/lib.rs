@@ -1,1 +1,416 @@
-//! Replica control messages (skeleton).
+//! Messages between a replica and its driver (the front end in standalone mode, a replica manager later), with
+//! their versioned binary codec.
+//!
+//! This crate is pure: values and bytes only. It deliberately opens no socket, keeps no state and knows nothing of
+//! retries; one encoded value travels as one `udp::Endpoint` message (the endpoint fragments large messages, so an
+//! encoded value may be bigger than a datagram).
+//!
+//! # Semantics (go-back-N)
+//!
+//! The replica executes a job iff `job.id == next_expected` (then `next_expected += 1`), processing a batch's jobs in
+//! order. A job with `id < next_expected` is a retry, answered from a bounded cache of recent results (at least the
+//! last [`RESULT_CACHE_MIN`]) while it is still there. A job with `id > next_expected` is a gap and is not executed;
+//! the driver resends from `next_expected`.
+//!
+//! # Wire format, version 1
+//!
+//! All integers are little-endian. `bytes` is a `u32` length followed by that many bytes. Every message starts with
+//! the format version byte ([`WIRE_VERSION`]) and a tag byte; a decoder rejects an unknown version or tag, and
+//! trailing bytes after a complete message.
+//!
+//! ```text
+//! ToReplica
+//!   [1][1] Execute  count:u32, then count × { id:u64, timestamp_ms:i64, request: bytes (booking::Request::encode) }
+//!   [1][2] Status
+//! FromReplica
+//!   [1][1] Executed next_expected:u64, count:u32, then count × { id:u64, response: bytes (booking::Response::encode) }
+//!   [1][2] Status   next_expected:u64, digest: 32 bytes
+//! ```
+//!
+//! New messages (state transfer, fault injection) get new tags; an incompatible change bumps the version.
+
+use booking::Request;
+
+/// The format version byte every message starts with.
+pub const WIRE_VERSION: u8 = 1;
+
+/// The replica keeps at least this many recent results to answer retried jobs.
+pub const RESULT_CACHE_MIN: usize = 8192;
+
+/// A driver should put at most this many jobs in one [`ToReplica::Execute`].
+pub const BATCH_MAX: usize = 64;
+
+const TAG_EXECUTE: u8 = 1;
+const TAG_STATUS: u8 = 2;
+const TAG_EXECUTED: u8 = 1;
+const TAG_STATUS_REPLY: u8 = 2;
+
+/// One ordered request: its position in the replica's job sequence, the timestamp the sequencer (or the standalone
+/// front end) stamped on it, and the client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// Position in the job sequence; ids start at 1 and are contiguous.
+    pub id: u64,
+    /// Milliseconds since the Unix epoch; the replica derives "today" from it and never reads a clock.
+    pub timestamp_ms: i64,
+    pub request: Request,
+}
+
+/// From the driver to the replica's control address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToReplica {
+    /// Execute jobs in id order, each exactly once. Ids start at 1 and are contiguous.
+    Execute { jobs: Vec<Job> },
+    /// Ask for the state digest and the id of the last executed job (for tests/status now; state transfer later).
+    Status,
+}
+
+/// From the replica back to its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FromReplica {
+    /// For every job of the request that has a result (executed now, or executed earlier and still cached),
+    /// its id and `booking::Response::encode()` bytes; plus the next id the replica expects.
+    Executed {
+        next_expected: u64,
+        results: Vec<(u64, Vec<u8>)>,
+    },
+    Status {
+        next_expected: u64,
+        digest: [u8; 32],
+    },
+}
+
+/// Why bytes are not a valid message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The input ended before the message did (a cut message; never produced by a complete `Endpoint` message).
+    #[error("message ended early")]
+    Truncated,
+    /// The first byte names a format version this build does not speak.
+    #[error("unsupported wire version {0}")]
+    UnsupportedVersion(u8),
+    /// The bytes are complete but not a valid message.
+    #[error("invalid message: {0}")]
+    Invalid(&'static str),
+    /// A job's embedded client request does not decode.
+    #[error("invalid request in job {id}: {source}")]
+    Request { id: u64, source: booking::DecodeError },
+}
+
+impl ToReplica {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding to `out` (lets a caller reuse one buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(WIRE_VERSION);
+        match self {
+            ToReplica::Execute { jobs } => {
+                out.push(TAG_EXECUTE);
+                put_count(out, jobs.len());
+                for job in jobs {
+                    out.extend_from_slice(&job.id.to_le_bytes());
+                    out.extend_from_slice(&job.timestamp_ms.to_le_bytes());
+                    put_bytes(out, &job.request.encode());
+                }
+            }
+            ToReplica::Status => out.push(TAG_STATUS),
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<ToReplica, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let message = match reader.header()? {
+            TAG_EXECUTE => {
+                // Smallest job: id, timestamp, empty request length.
+                let count = reader.count(8 + 8 + 4)?;
+                let mut jobs = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let id = reader.u64()?;
+                    let timestamp_ms = reader.i64()?;
+                    let request =
+                        Request::decode(reader.bytes()?).map_err(|source| DecodeError::Request { id, source })?;
+                    jobs.push(Job { id, timestamp_ms, request });
+                }
+                ToReplica::Execute { jobs }
+            }
+            TAG_STATUS => ToReplica::Status,
+            _ => return Err(DecodeError::Invalid("unknown ToReplica tag")),
+        };
+        reader.finish()?;
+        Ok(message)
+    }
+}
+
+impl FromReplica {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the encoding to `out` (lets a caller reuse one buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(WIRE_VERSION);
+        match self {
+            FromReplica::Executed { next_expected, results } => {
+                out.push(TAG_EXECUTED);
+                out.extend_from_slice(&next_expected.to_le_bytes());
+                put_count(out, results.len());
+                for (id, response) in results {
+                    out.extend_from_slice(&id.to_le_bytes());
+                    put_bytes(out, response);
+                }
+            }
+            FromReplica::Status { next_expected, digest } => {
+                out.push(TAG_STATUS_REPLY);
+                out.extend_from_slice(&next_expected.to_le_bytes());
+                out.extend_from_slice(digest);
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<FromReplica, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let message = match reader.header()? {
+            TAG_EXECUTED => {
+                let next_expected = reader.u64()?;
+                let count = reader.count(8 + 4)?;
+                let mut results = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let id = reader.u64()?;
+                    results.push((id, reader.bytes()?.to_vec()));
+                }
+                FromReplica::Executed { next_expected, results }
+            }
+            TAG_STATUS_REPLY => {
+                let next_expected = reader.u64()?;
+                let digest: [u8; 32] = reader.take(32)?.try_into().expect("take(32) returns 32 bytes");
+                FromReplica::Status { next_expected, digest }
+            }
+            _ => return Err(DecodeError::Invalid("unknown FromReplica tag")),
+        };
+        reader.finish()?;
+        Ok(message)
+    }
+}
+
+fn put_count(out: &mut Vec<u8>, count: usize) {
+    let count = u32::try_from(count).expect("a message holds fewer than 2^32 items");
+    out.extend_from_slice(&count.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_count(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// A cursor over a message being decoded.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { rest: bytes }
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+        if self.rest.len() < len {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(len);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    /// Version and tag; returns the tag.
+    fn header(&mut self) -> Result<u8, DecodeError> {
+        let version = self.u8()?;
+        if version != WIRE_VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        self.u8()
+    }
+
+    /// An item count, checked against the bytes left so that a forged count cannot make us allocate much.
+    fn count(&mut self, item_min_bytes: usize) -> Result<usize, DecodeError> {
+        let count = self.u32()? as usize;
+        if count.saturating_mul(item_min_bytes) > self.rest.len() {
+            return Err(DecodeError::Truncated);
+        }
+        Ok(count)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn finish(&self) -> Result<(), DecodeError> {
+        if self.rest.is_empty() { Ok(()) } else { Err(DecodeError::Invalid("trailing bytes after message")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking::Operation;
+
+    fn request(user_id: &str, operation: Operation) -> Request {
+        Request { user_id: user_id.to_string(), operation }
+    }
+
+    fn sample_jobs() -> Vec<Job> {
+        vec![
+            Job {
+                id: 1,
+                timestamp_ms: 1_795_000_000_000,
+                request: request(
+                    "ATWA0001",
+                    Operation::AddMovieSlots {
+                        movie_id: "ATWE281126".into(),
+                        movie_name: "avatar".into(),
+                        booking_capacity: 50,
+                    },
+                ),
+            },
+            Job {
+                id: 2,
+                timestamp_ms: -1,
+                request: request(
+                    "verc0042",
+                    Operation::ExchangeTickets {
+                        customer_id: "VERC0042".into(),
+                        movie_id: "ATWE281126".into(),
+                        movie_name: "Avatar".into(),
+                        new_movie_id: "OUTM291126".into(),
+                        new_movie_name: "Titanic".into(),
+                        number_of_tickets: -3,
+                    },
+                ),
+            },
+            Job {
+                id: u64::MAX,
+                timestamp_ms: i64::MIN,
+                request: request("", Operation::ListMovieShowsAvailability { movie_name: "Ünïcode ✓".into() }),
+            },
+        ]
+    }
+
+    #[test]
+    fn to_replica_round_trips() {
+        for message in
+            [ToReplica::Status, ToReplica::Execute { jobs: vec![] }, ToReplica::Execute { jobs: sample_jobs() }]
+        {
+            let bytes = message.encode();
+            assert_eq!(bytes[0], WIRE_VERSION);
+            assert_eq!(ToReplica::decode(&bytes), Ok(message));
+        }
+    }
+
+    #[test]
+    fn from_replica_round_trips() {
+        let big = vec![0xA5; 200_000];
+        for message in [
+            FromReplica::Status { next_expected: 1, digest: [7; 32] },
+            FromReplica::Executed { next_expected: 5, results: vec![] },
+            FromReplica::Executed { next_expected: u64::MAX, results: vec![(1, vec![]), (2, vec![0, 1, 2]), (3, big)] },
+        ] {
+            assert_eq!(FromReplica::decode(&message.encode()), Ok(message));
+        }
+    }
+
+    #[test]
+    fn every_strict_prefix_is_truncated() {
+        let to = ToReplica::Execute { jobs: sample_jobs() }.encode();
+        let from = FromReplica::Executed { next_expected: 9, results: vec![(1, vec![1, 2, 3])] }.encode();
+        for cut in 0..to.len() {
+            assert!(ToReplica::decode(&to[..cut]).is_err(), "prefix {cut} of ToReplica decoded");
+        }
+        for cut in 0..from.len() {
+            assert_eq!(FromReplica::decode(&from[..cut]), Err(DecodeError::Truncated), "prefix {cut}");
+        }
+    }
+
+    #[test]
+    fn rejects_version_tag_and_trailing_bytes() {
+        assert_eq!(ToReplica::decode(&[2, TAG_STATUS]), Err(DecodeError::UnsupportedVersion(2)));
+        assert_eq!(FromReplica::decode(&[0]), Err(DecodeError::UnsupportedVersion(0)));
+        assert!(matches!(ToReplica::decode(&[WIRE_VERSION, 9]), Err(DecodeError::Invalid(_))));
+        assert!(matches!(FromReplica::decode(&[WIRE_VERSION, 0]), Err(DecodeError::Invalid(_))));
+        let mut status = ToReplica::Status.encode();
+        status.push(0);
+        assert!(matches!(ToReplica::decode(&status), Err(DecodeError::Invalid(_))));
+    }
+
+    #[test]
+    fn forged_huge_count_is_rejected_without_allocating() {
+        let mut bytes = vec![WIRE_VERSION, TAG_EXECUTE];
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(ToReplica::decode(&bytes), Err(DecodeError::Truncated));
+        let mut bytes = vec![WIRE_VERSION, TAG_EXECUTED];
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(FromReplica::decode(&bytes), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn bad_embedded_request_names_the_job() {
+        let mut bytes = vec![WIRE_VERSION, TAG_EXECUTE];
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&42u64.to_le_bytes());
+        bytes.extend_from_slice(&0i64.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.push(0xFF);
+        assert!(matches!(ToReplica::decode(&bytes), Err(DecodeError::Request { id: 42, .. })));
+    }
+
+    mod random {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = ToReplica::decode(&bytes);
+                let _ = FromReplica::decode(&bytes);
+            }
+
+            /// Random bytes behind a valid header reach the deeper decoders more often.
+            #[test]
+            fn decode_never_panics_past_the_header(tag in 0u8..4, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let mut bytes = vec![WIRE_VERSION, tag];
+                bytes.extend_from_slice(&body);
+                let _ = ToReplica::decode(&bytes);
+                let _ = FromReplica::decode(&bytes);
+            }
+
+            #[test]
+            fn executed_round_trips(next_expected in any::<u64>(),
+                                    results in proptest::collection::vec((any::<u64>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..16)) {
+                let message = FromReplica::Executed { next_expected, results };
+                prop_assert_eq!(FromReplica::decode(&message.encode()), Ok(message));
+            }
+        }
+    }
+}
