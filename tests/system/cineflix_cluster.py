@@ -1,0 +1,216 @@
+"""Starts a real CineFlix deployment (one `cineflix-replica` and one `cineflix-frontend`, standalone mode) on free
+loopback ports, for the system interop tests.
+
+What it is: process management only. The binaries come from the directory named by the environment variable
+`CINEFLIX_BIN` (default `target/release`, relative to the repository root); each deployment gets its own temporary
+directory holding its config file and every log. Readiness is a bounded poll of `GET /cineflix?wsdl` followed by one
+real operation through the replica (no fixed sleeps).
+
+What it deliberately is not: a client. Tests speak SOAP through zeep, suds, JAX-WS or raw HTTP themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOAP11_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
+CINEFLIX_NS = "urn:cineflix:booking:v1"
+
+# A debug build on a loaded 2-core machine may take a few seconds before it listens.
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 5.0
+LOG_TAIL_CHARS = 8000
+
+
+def binary_dir() -> Path:
+    configured = Path(os.environ.get("CINEFLIX_BIN", "target/release"))
+    return configured if configured.is_absolute() else REPO_ROOT / configured
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_ports(count: int) -> list[int]:
+    # Hold every socket open until all are chosen, so that the ports differ from each other.
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Cluster:
+    """One running deployment: its URLs, its temporary directory, and its processes."""
+
+    http_port: int
+    work_dir: Path
+    config_path: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.base_url}/cineflix"
+
+    @property
+    def wsdl_url(self) -> str:
+        return f"{self.endpoint}?wsdl"
+
+    def log_files(self) -> list[Path]:
+        return sorted(path for path in self.work_dir.rglob("*") if path.is_file() and path.suffix in (".log", ".out"))
+
+    def logs_text(self) -> str:
+        """The tail of every log file, for a failure report."""
+        parts = []
+        for path in self.log_files():
+            text = path.read_text(errors="replace")
+            if len(text) > LOG_TAIL_CHARS:
+                text = "...\n" + text[-LOG_TAIL_CHARS:]
+            parts.append(f"----- {path.relative_to(self.work_dir)} -----\n{text}")
+        return "\n".join(parts) if parts else "(no log files)"
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            code = process.poll()
+            if code is not None:
+                raise RuntimeError(f"{name} exited with status {code}\n{self.logs_text()}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def render_config(http_port: int, udp_ports: list[int], log_dir: Path, frontend_overrides: dict) -> str:
+    frontend_udp, control, atw, out, ver = udp_ports
+    frontend = {
+        "listen": f'"127.0.0.1:{http_port}"',
+        "public_url": '""',
+        "mode": '"standalone"',
+        "udp": f'"127.0.0.1:{frontend_udp}"',
+        # Small enough that the 413 test sends little, large enough for every real request.
+        "max_body_bytes": "65536",
+        "request_timeout_ms": "5000",
+    }
+    for key, value in frontend_overrides.items():
+        frontend[key] = f'"{value}"' if isinstance(value, str) else str(value).lower()
+    lines = ["[frontend]"] + [f"{key} = {value}" for key, value in frontend.items()]
+    lines += [
+        "",
+        "[time]",
+        'zone = "America/Toronto"',
+        "",
+        "[logs]",
+        f'dir = "{log_dir}"',
+        "",
+        "[standalone]",
+        f'control = "127.0.0.1:{control}"',
+        f'atw = "127.0.0.1:{atw}"',
+        f'out = "127.0.0.1:{out}"',
+        f'ver = "127.0.0.1:{ver}"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def start_cluster(**frontend_overrides) -> Cluster:
+    """Starts a replica and a front end on fresh ports and waits until a SOAP call goes through the replica."""
+    bin_dir = binary_dir()
+    for name in ("cineflix-replica", "cineflix-frontend"):
+        if not (bin_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{bin_dir / name} not found: build with `cargo build --release -p frontend -p theatre-servers` "
+                "or point CINEFLIX_BIN at the directory holding the binaries"
+            )
+    work_dir = Path(tempfile.mkdtemp(prefix="cineflix-system-"))
+    log_dir = work_dir / "log"
+    log_dir.mkdir()
+    http_port = free_tcp_port()
+    udp_ports = free_udp_ports(5)
+    config_path = work_dir / "cineflix.toml"
+    config_path.write_text(render_config(http_port, udp_ports, log_dir, frontend_overrides))
+    cluster = Cluster(http_port=http_port, work_dir=work_dir, config_path=config_path)
+    env = dict(os.environ, RUST_BACKTRACE="1")
+    env.setdefault("RUST_LOG", "info")
+    try:
+        for name in ("cineflix-replica", "cineflix-frontend"):
+            out = open(work_dir / f"{name}.out", "wb")
+            cluster.processes[name] = subprocess.Popen(
+                [str(bin_dir / name), "--config", str(config_path)],
+                cwd=work_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+            out.close()
+        wait_ready(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def wait_ready(cluster: Cluster) -> None:
+    """Polls until the WSDL is served and a read-only operation is answered through the replica."""
+    probe = (
+        f'<s:Envelope xmlns:s="{SOAP11_ENVELOPE}"><s:Body>'
+        f'<getBookingSchedule xmlns="{CINEFLIX_NS}"><userID>ATWC9999</userID><customerID>ATWC9999</customerID>'
+        "</getBookingSchedule></s:Body></s:Envelope>"
+    )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last_problem = "nothing tried"
+    while time.monotonic() < deadline:
+        cluster.check_alive()
+        try:
+            wsdl = requests.get(cluster.wsdl_url, timeout=2)
+            if wsdl.status_code == 200:
+                answer = requests.post(
+                    cluster.endpoint,
+                    data=probe.encode(),
+                    headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+                    timeout=10,
+                )
+                if answer.status_code == 200:
+                    return
+                last_problem = f"probe answered HTTP {answer.status_code}: {answer.text[:300]}"
+            else:
+                last_problem = f"WSDL answered HTTP {wsdl.status_code}"
+        except requests.RequestException as error:
+            last_problem = repr(error)
+        time.sleep(0.05)
+    raise TimeoutError(f"CineFlix not ready after {READY_TIMEOUT_S} s: {last_problem}\n{cluster.logs_text()}")
+
+
+def remove_work_dir(cluster: Cluster) -> None:
+    shutil.rmtree(cluster.work_dir, ignore_errors=True)
