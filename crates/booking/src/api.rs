@@ -18,12 +18,33 @@ use crate::ids::{Movie, MovieId};
 /// Field order follows the SOAP contract's element order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
-    AddMovieSlots { movie_id: String, movie_name: String, booking_capacity: i32 },
-    RemoveMovieSlots { movie_id: String, movie_name: String },
-    ListMovieShowsAvailability { movie_name: String },
-    BookMovieTickets { customer_id: String, movie_id: String, movie_name: String, number_of_tickets: i32 },
-    GetBookingSchedule { customer_id: String },
-    CancelMovieTickets { customer_id: String, movie_id: String, movie_name: String, number_of_tickets: i32 },
+    AddMovieSlots {
+        movie_id: String,
+        movie_name: String,
+        booking_capacity: i32,
+    },
+    RemoveMovieSlots {
+        movie_id: String,
+        movie_name: String,
+    },
+    ListMovieShowsAvailability {
+        movie_name: String,
+    },
+    BookMovieTickets {
+        customer_id: String,
+        movie_id: String,
+        movie_name: String,
+        number_of_tickets: i32,
+    },
+    GetBookingSchedule {
+        customer_id: String,
+    },
+    CancelMovieTickets {
+        customer_id: String,
+        movie_id: String,
+        movie_name: String,
+        number_of_tickets: i32,
+    },
     ExchangeTickets {
         customer_id: String,
         movie_id: String,

@@ -27,7 +27,7 @@ pub mod time;
 
 pub use api::{Body, MovedBooking, Operation, Request, Response, ResultCode, ScheduleEntry, Show};
 pub use codec::DecodeError;
-pub use ids::{Date, Movie, MovieId, Role, SlotLetter, TheatreCode, UserId};
-pub use peer::{PeerRequest, PeerResponse, Peers};
-pub use replica::Replica;
+pub use ids::{Date, Movie, MovieId, Role, Slot, SlotLetter, TheatreCode, UserId};
+pub use peer::{HeldBooking, MovedTo, PeerRequest, PeerResponse, Peers};
+pub use replica::{Replica, replica_digest, replica_snapshot};
 pub use theatre::Theatre;
