@@ -22,7 +22,23 @@ use crate::{Fault, FaultKind, ParsedRequest};
 /// Never panics; the work is linear in the input and bounded by the depth and element limits.
 pub fn parse_request(body: &[u8]) -> Result<ParsedRequest, Fault> {
     let mut cursor = Cursor::new(body)?;
-    let Some((operation, ns)) = open_body(&mut cursor, Headers::Enforce)? else {
+    match parse_envelope(&mut cursor) {
+        Ok(parsed) => Ok(parsed),
+        // A document that is not well-formed is reported as such even when a content problem came
+        // first (`<movieName>Avatar<numberOfTickets>` is a missing end tag, not a nested element).
+        Err(fault) if matches!(fault.kind, FaultKind::MalformedXml | FaultKind::DoctypeForbidden) => Err(fault),
+        Err(fault) => Err(drain(&mut cursor).err().unwrap_or(fault)),
+    }
+}
+
+/// Reads the rest of the document, for its well-formedness errors only.
+fn drain(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
+    while !matches!(cursor.next()?, Item::Eof) {}
+    Ok(())
+}
+
+fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ParsedRequest, Fault> {
+    let Some((operation, ns)) = open_body(cursor, Headers::Enforce)? else {
         return Err(cursor.fault(FaultKind::UnknownOperation, "the Body contains no operation element"));
     };
     let kind = match ns {
@@ -41,9 +57,9 @@ pub fn parse_request(body: &[u8]) -> Result<ParsedRequest, Fault> {
         ));
     };
     let mut values: [Option<Cow<'_, str>>; Param::COUNT] = Default::default();
-    read_params(&mut cursor, kind, &mut values)?;
-    close_body(&mut cursor)?;
-    let request = build(&cursor, kind, values)?;
+    read_params(cursor, kind, &mut values)?;
+    close_body(cursor)?;
+    let request = build(cursor, kind, values)?;
     Ok(ParsedRequest { version: cursor.version, request })
 }
 
