@@ -1,5 +1,5 @@
 //! UDP for CineFlix: socket setup, message framing (fragmentation and reassembly), a fault-injecting
-//! transport, and (later) the tokio shells that drive the ordering protocol's pure core.
+//! transport, and the tokio shells that drive the ordering protocol's pure core (`ordering_shell`).
 //!
 //! Layering: `framing` and `faults` are pure (no sockets, clocks or tasks) and unit-tested with proptest;
 //! `socket` only creates sockets; `endpoint` is the thin tokio shell that combines them. This crate does not make
@@ -9,6 +9,7 @@
 mod endpoint;
 mod faults;
 pub mod framing;
+pub mod ordering_shell;
 mod socket;
 
 pub use endpoint::{Endpoint, EndpointConfig, REORDER_HOLD_MAX};
