@@ -167,7 +167,7 @@ impl Message {
 
     /// Decodes one message that must fill `bytes` exactly; payloads are copied out of `bytes`.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        Self::decode_with(bytes, |payload| Bytes::copy_from_slice(payload))
+        Self::decode_with(bytes, Bytes::copy_from_slice)
     }
 
     /// Like `decode`, but payloads share `bytes`' buffer instead of being copied (one allocation per datagram

@@ -298,7 +298,7 @@ impl Member {
     /// The next entry to hand to the application, strictly in seq order, each seq exactly once.
     pub fn poll_deliver(&mut self) -> Option<OrderedEntry> {
         let slot = (self.next_seq & self.mask) as usize;
-        if !self.holdback[slot].as_ref().is_some_and(|held| held.seq == self.next_seq) {
+        if !self.is_held(self.next_seq) {
             return None;
         }
         let entry = self.holdback[slot].take().expect("checked above");

@@ -255,6 +255,11 @@ impl Submitter {
         self.in_flight.contains_key(&request_id)
     }
 
+    /// This submitter's identity.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
     /// The epoch this submitter currently believes in.
     pub fn epoch(&self) -> u64 {
         self.epoch
