@@ -2,6 +2,7 @@
 # Installs what the system interop tests (tests/system, tests/jaxws) need on a Debian machine, idempotently:
 # the JAX-WS tools (wsimport) and a JDK (javac) from Debian, and a Python venv at .venv/ with tests/requirements.txt.
 # It runs `apt-get update` only when a package is missing and `pip install` only when requirements.txt changed.
+# When npm is on PATH it also installs tests/node's pinned node `soap` (optional: that test skips without Node.js).
 # It does not build CineFlix: the tests take the binaries from $CINEFLIX_BIN (default target/release).
 set -euo pipefail
 trap 'echo "tests/setup.sh: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -40,4 +41,13 @@ stamp=.venv/.cineflix-requirements.sha256
 if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements_hash" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
   echo "$requirements_hash" > "$stamp"
+fi
+
+if command -v npm >/dev/null 2>&1; then
+  lock_hash="$(sha256sum tests/node/package-lock.json | cut -d' ' -f1)"
+  node_stamp=tests/node/node_modules/.cineflix-lock.sha256
+  if [ "$(cat "$node_stamp" 2>/dev/null)" != "$lock_hash" ]; then
+    (cd tests/node && npm ci --no-audit --no-fund --silent >/dev/null)
+    echo "$lock_hash" > "$node_stamp"
+  fi
 fi
