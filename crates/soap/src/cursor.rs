@@ -24,6 +24,8 @@ const NAMESPACE_BINDINGS_MAX: usize = 64;
 pub(crate) const ATTRIBUTES_MAX: usize = 64;
 /// Longest excerpt of client-supplied names quoted back in fault messages.
 const QUOTE_CHARS_MAX: usize = 64;
+/// Longest quick-xml error text in a fault message (it may quote the input).
+const ERROR_CHARS_MAX: usize = 240;
 
 /// The namespaces the parsers distinguish.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +115,10 @@ impl<'i> Cursor<'i> {
         loop {
             let event = match self.reader.read_event() {
                 Ok(event) => event,
-                Err(error) => return Err(self.fault(FaultKind::MalformedXml, format!("XML error: {error}"))),
+                Err(error) => {
+                    let error = error.to_string();
+                    return Err(self.fault(FaultKind::MalformedXml, format!("XML error: {}", cut(&error, ERROR_CHARS_MAX))));
+                }
             };
             return match event {
                 Event::Start(start) => self.open(start, false),
@@ -271,7 +276,11 @@ fn check_xml_chars(text: &str) -> Result<(), String> {
 
 /// A client-supplied name, cut short for quoting in a fault message.
 pub(crate) fn quote(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(QUOTE_CHARS_MAX) {
+    cut(text, QUOTE_CHARS_MAX)
+}
+
+fn cut(text: &str, chars_max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(chars_max) {
         Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
         None => Cow::Borrowed(text),
     }
