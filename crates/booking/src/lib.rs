@@ -9,12 +9,20 @@
 //! in the replica program).
 //!
 //! Layers, bottom up:
-//! - [`ids`]: parsing and canonical forms of user IDs, movie names, movie IDs, dates.
+//! - [`ids`]: parsing and canonical forms of user IDs, movie names, movie IDs, dates,
+//!   and [`Slot`] (movie + movie ID).
+//! - [`time`]: sequencer timestamp → "today" in the theatres' zone (bundled tzdb).
+//! - [`codec`]: canonical byte formats of requests and responses (documented there).
+//! - [`peer`]: the messages between theatres, their codec, and the [`Peers`] trait.
 //! - [`theatre`]: one theatre's own slots and bookings, driven by [`PeerRequest`]s.
 //! - [`coordinator`]: the operations of booking.md, run at the caller's home theatre,
 //!   checking every rule before changing anything.
 //! - [`api`]: the client-facing request and response values and their canonical encoding.
-//! - [`replica`]: the three theatres in one value, for simulation, tests and snapshots.
+//! - [`replica`]: the three theatres in one value, for simulation, tests and snapshots;
+//!   the replica snapshot and digest.
+//!
+//! Decisions where booking.md is silent (check order, cancel of past shows, exchange to
+//! the same slot, removal order) are listed in [`coordinator`]'s module doc.
 
 pub mod api;
 pub mod codec;

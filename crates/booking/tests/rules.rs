@@ -698,3 +698,20 @@ fn snapshot_restore_and_digest() {
     swapped[last] ^= 0xff;
     assert!(Replica::restore(&swapped).is_err() || Replica::restore(&swapped).unwrap().snapshot() == swapped);
 }
+
+/// The replica program awaits the coordinator on a multi-threaded runtime: its future
+/// must be `Send` whenever the peers' futures are.
+#[test]
+fn coordinator_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut replica = Replica::new();
+    let request = Request {
+        user_id: "ATWC0001".into(),
+        operation: Operation::GetBookingSchedule { customer_id: "ATWC0001".into() },
+    };
+    let today = booking::time::today(noon_ms(0), &booking::time::montreal());
+    let future = booking::coordinator::execute(booking::TheatreCode::Atw, &mut replica, &request, today);
+    assert_send(&future);
+    drop(future);
+    assert_eq!(replica.execute(&request, noon_ms(0)).body, Body::Schedule(vec![]));
+}
