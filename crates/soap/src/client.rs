@@ -200,16 +200,13 @@ fn read_placement(
 }
 
 fn read_show(cursor: &mut Cursor<'_>) -> Result<Show, ClientError> {
-    let [movie_id, movie_name, theatre, date, slot, capacity, available] = read_record(
-        cursor,
-        "show",
-        ["movieID", "movieName", "theatre", "date", "slot", "capacity", "available"],
-    )?;
+    let [movie_id, movie_name, theatre, date, slot, capacity, available] =
+        read_record(cursor, "show", ["movieID", "movieName", "theatre", "date", "slot", "capacity", "available"])?;
     let (movie_id, movie) = read_placement("show", &movie_id, &movie_name, &theatre, &date, &slot)?;
     let capacity =
         parse_count(required(&capacity, "show/capacity")?).ok_or_else(|| malformed("show/capacity is not a count"))?;
-    let available =
-        parse_count(required(&available, "show/available")?).ok_or_else(|| malformed("show/available is not a count"))?;
+    let available = parse_count(required(&available, "show/available")?)
+        .ok_or_else(|| malformed("show/available is not a count"))?;
     Ok(Show { movie_id, movie, capacity, available })
 }
 
@@ -217,8 +214,8 @@ fn read_booking(cursor: &mut Cursor<'_>) -> Result<ScheduleEntry, ClientError> {
     let [movie_id, movie_name, theatre, date, slot, tickets] =
         read_record(cursor, "booking", ["movieID", "movieName", "theatre", "date", "slot", "tickets"])?;
     let (movie_id, movie) = read_placement("booking", &movie_id, &movie_name, &theatre, &date, &slot)?;
-    let tickets =
-        parse_count(required(&tickets, "booking/tickets")?).ok_or_else(|| malformed("booking/tickets is not a count"))?;
+    let tickets = parse_count(required(&tickets, "booking/tickets")?)
+        .ok_or_else(|| malformed("booking/tickets is not a count"))?;
     Ok(ScheduleEntry { movie_id, movie, tickets })
 }
 

@@ -117,7 +117,9 @@ impl<'i> Cursor<'i> {
                 Ok(event) => event,
                 Err(error) => {
                     let error = error.to_string();
-                    return Err(self.fault(FaultKind::MalformedXml, format!("XML error: {}", cut(&error, ERROR_CHARS_MAX))));
+                    return Err(
+                        self.fault(FaultKind::MalformedXml, format!("XML error: {}", cut(&error, ERROR_CHARS_MAX)))
+                    );
                 }
             };
             return match event {
@@ -159,16 +161,16 @@ impl<'i> Cursor<'i> {
             return Err(self.fault(FaultKind::MalformedXml, format!("elements nest deeper than {DEPTH_MAX} levels")));
         }
         if self.elements > ELEMENTS_MAX {
-            return Err(self.fault(FaultKind::MalformedXml, format!("the message has more than {ELEMENTS_MAX} elements")));
+            return Err(
+                self.fault(FaultKind::MalformedXml, format!("the message has more than {ELEMENTS_MAX} elements"))
+            );
         }
         let ns = match self.reader.resolver().resolve_element(start.name()).0 {
             ResolveResult::Bound(Namespace(namespace)) => Ns::classify(namespace),
             ResolveResult::Unbound => Ns::Unqualified,
             ResolveResult::Unknown(prefix) => {
-                return Err(self.fault(
-                    FaultKind::MalformedXml,
-                    format!("namespace prefix '{}' is not declared", quote(&prefix)),
-                ));
+                return Err(self
+                    .fault(FaultKind::MalformedXml, format!("namespace prefix '{}' is not declared", quote(&prefix))));
             }
         };
         self.close_pending = empty;
@@ -187,7 +189,10 @@ impl<'i> Cursor<'i> {
                 _ => {
                     return Err(self.fault(
                         FaultKind::MalformedXml,
-                        format!("entity '&{};' is not declared (only the five predefined entities are)", quote(reference)),
+                        format!(
+                            "entity '&{};' is not declared (only the five predefined entities are)",
+                            quote(reference)
+                        ),
                     ));
                 }
             },

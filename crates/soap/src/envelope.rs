@@ -76,7 +76,9 @@ fn open_envelope(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
             }
             Item::Open(start, _) => {
                 let name = cursor.describe(&start);
-                return Err(cursor.fault(FaultKind::MalformedXml, format!("the root element is {name}, not a SOAP Envelope")));
+                return Err(
+                    cursor.fault(FaultKind::MalformedXml, format!("the root element is {name}, not a SOAP Envelope"))
+                );
             }
             Item::Eof => return Err(cursor.fault(FaultKind::MalformedXml, "the message has no root element")),
             Item::Close | Item::Text(_) | Item::Char(_) => {
@@ -190,7 +192,11 @@ pub(crate) fn close_body(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
             Item::Close => {}
             Item::Open(start, _) => {
                 let name = cursor.describe(&start);
-                let place = if cursor.depth() == 3 { "the Body must contain exactly one element" } else { "nothing may follow the Body" };
+                let place = if cursor.depth() == 3 {
+                    "the Body must contain exactly one element"
+                } else {
+                    "nothing may follow the Body"
+                };
                 return Err(cursor.fault(FaultKind::MalformedXml, format!("unexpected element {name}: {place}")));
             }
             Item::Eof | Item::Text(_) | Item::Char(_) => {

@@ -96,23 +96,27 @@ fn read_params<'i>(
                 }
                 let text = cursor.text_content().map_err(|error| {
                     error.unwrap_or_else(|| {
-                        cursor.fault(FaultKind::InvalidValue, format!("element {} must contain text only", param.name()))
+                        cursor
+                            .fault(FaultKind::InvalidValue, format!("element {} must contain text only", param.name()))
                     })
                 })?;
                 values[param.index()] = Some(text);
             }
             Item::Text(_) | Item::Char(_) => {
-                return Err(cursor.fault(
-                    FaultKind::InvalidValue,
-                    format!("text is not allowed directly in {}", kind.name()),
-                ));
+                return Err(
+                    cursor.fault(FaultKind::InvalidValue, format!("text is not allowed directly in {}", kind.name()))
+                );
             }
             Item::Eof => return Err(cursor.fault(FaultKind::MalformedXml, "unexpected end of input")),
         }
     }
 }
 
-fn build(cursor: &Cursor<'_>, kind: OpKind, mut values: [Option<Cow<'_, str>>; Param::COUNT]) -> Result<Request, Fault> {
+fn build(
+    cursor: &Cursor<'_>,
+    kind: OpKind,
+    mut values: [Option<Cow<'_, str>>; Param::COUNT],
+) -> Result<Request, Fault> {
     if let Some(missing) = kind.params().iter().find(|param| values[param.index()].is_none()) {
         return Err(cursor.fault(
             FaultKind::MissingElement,
@@ -127,10 +131,13 @@ fn build(cursor: &Cursor<'_>, kind: OpKind, mut values: [Option<Cow<'_, str>>; P
             movie_name: string(values, Param::MovieName),
             booking_capacity: int(cursor, values, Param::BookingCapacity)?,
         },
-        OpKind::RemoveMovieSlots => {
-            Operation::RemoveMovieSlots { movie_id: string(values, Param::MovieId), movie_name: string(values, Param::MovieName) }
+        OpKind::RemoveMovieSlots => Operation::RemoveMovieSlots {
+            movie_id: string(values, Param::MovieId),
+            movie_name: string(values, Param::MovieName),
+        },
+        OpKind::ListMovieShowsAvailability => {
+            Operation::ListMovieShowsAvailability { movie_name: string(values, Param::MovieName) }
         }
-        OpKind::ListMovieShowsAvailability => Operation::ListMovieShowsAvailability { movie_name: string(values, Param::MovieName) },
         OpKind::BookMovieTickets => Operation::BookMovieTickets {
             customer_id: string(values, Param::CustomerId),
             movie_id: string(values, Param::MovieId),

@@ -150,14 +150,14 @@ pub fn render_response(version: SoapVersion, request: &Request, response: &Respo
 /// The response element is named after `request`'s operation; its list elements come from
 /// `response.body`, which must belong to that operation (a mismatch is a bug in the caller: it
 /// asserts in debug builds, and renders the body as given in release builds).
-pub fn render_response_with_message(version: SoapVersion, request: &Request, response: &Response, message: &str) -> Vec<u8> {
+pub fn render_response_with_message(
+    version: SoapVersion,
+    request: &Request,
+    response: &Response,
+    message: &str,
+) -> Vec<u8> {
     let kind = OpKind::of(&request.operation);
-    debug_assert!(
-        body_fits(kind, &response.body),
-        "a {:?} body cannot answer {}",
-        response.body,
-        kind.name()
-    );
+    debug_assert!(body_fits(kind, &response.body), "a {:?} body cannot answer {}", response.body, kind.name());
     let items = match &response.body {
         Body::Empty => 0,
         Body::Removed(list) => list.len(),

@@ -68,7 +68,10 @@ fn malformed_xml() {
     // Unbalanced, undeclared prefixes, bad references, two operations in one Body.
     let good = good();
     check(good.replace("</movieName>", ""), FaultKind::MalformedXml);
-    check(good.replace("<movieName>", "<x:movieName>").replace("</movieName>", "</x:movieName>"), FaultKind::MalformedXml);
+    check(
+        good.replace("<movieName>", "<x:movieName>").replace("</movieName>", "</x:movieName>"),
+        FaultKind::MalformedXml,
+    );
     check(good.replace("Avatar", "Ava&tar"), FaultKind::MalformedXml);
     check(good.replace("Avatar", "Ava&nbsp;tar"), FaultKind::MalformedXml);
     check(good.replace("Avatar", "Ava&#xZZ;tar"), FaultKind::MalformedXml);
@@ -116,7 +119,8 @@ fn version_mismatch() {
     check(envelope("urn:not-soap", &book(FIELDS)), FaultKind::VersionMismatch);
     check(r#"<Envelope><Body/></Envelope>"#, FaultKind::VersionMismatch);
     // SOAP 1.2 prefix bound to the 1.1 namespace inside a 1.2 envelope: not a 1.2 Body.
-    let mixed = format!(r#"<e:Envelope xmlns:e="{SOAP12}"><s:Body xmlns:s="{SOAP11}">{}</s:Body></e:Envelope>"#, book(FIELDS));
+    let mixed =
+        format!(r#"<e:Envelope xmlns:e="{SOAP12}"><s:Body xmlns:s="{SOAP11}">{}</s:Body></e:Envelope>"#, book(FIELDS));
     let fault = check(mixed, FaultKind::MalformedXml);
     assert_eq!(fault.version, SoapVersion::V12);
 }
@@ -127,7 +131,10 @@ fn unknown_operation() {
     check(envelope(SOAP11, "<bookMovieTickets/>"), FaultKind::UnknownOperation);
     check(envelope(SOAP11, r#"<bookMovieTickets xmlns="urn:cineflix:booking:v2"/>"#), FaultKind::UnknownOperation);
     check(envelope(SOAP11, r#"<BookMovieTickets xmlns="urn:cineflix:booking:v1"/>"#), FaultKind::UnknownOperation);
-    check(envelope(SOAP11, r#"<bookMovieTicketsResponse xmlns="urn:cineflix:booking:v1"/>"#), FaultKind::UnknownOperation);
+    check(
+        envelope(SOAP11, r#"<bookMovieTicketsResponse xmlns="urn:cineflix:booking:v1"/>"#),
+        FaultKind::UnknownOperation,
+    );
     let fault = check(envelope(SOAP12, r#"<Login xmlns="urn:example:shop"/>"#), FaultKind::UnknownOperation);
     assert_eq!(fault.version, SoapVersion::V12, "faults answer in the client's version");
     assert!(fault.message.contains("{urn:example:shop}Login"), "{}", fault.message);
@@ -140,7 +147,10 @@ fn missing_elements_are_named_in_contract_order() {
     let fault = check(envelope(SOAP11, &book(FIELDS)), FaultKind::MissingElement);
     assert!(fault.message.contains("numberOfTickets"), "{}", fault.message);
     let fault = check(
-        envelope(SOAP11, r#"<getBookingSchedule xmlns="urn:cineflix:booking:v1"><userID>x</userID></getBookingSchedule>"#),
+        envelope(
+            SOAP11,
+            r#"<getBookingSchedule xmlns="urn:cineflix:booking:v1"><userID>x</userID></getBookingSchedule>"#,
+        ),
         FaultKind::MissingElement,
     );
     assert!(fault.message.contains("customerID"), "{}", fault.message);
@@ -148,7 +158,9 @@ fn missing_elements_are_named_in_contract_order() {
 
 #[test]
 fn absurd_numbers() {
-    for number in ["99999999999", "2147483648", "-2147483649", "1e3", "", " ", "1.5", "0x1F", "+", "--1", "one", "1 000", "٣"] {
+    for number in
+        ["99999999999", "2147483648", "-2147483649", "1e3", "", " ", "1.5", "0x1F", "+", "--1", "one", "1 000", "٣"]
+    {
         let body = envelope(SOAP11, &book(&format!("{FIELDS}<numberOfTickets>{number}</numberOfTickets>")));
         let fault = check(body, FaultKind::InvalidValue);
         assert!(fault.message.contains("numberOfTickets"), "{}", fault.message);
@@ -170,10 +182,12 @@ fn duplicate_extra_and_nested_elements() {
     assert!(check(twice, FaultKind::InvalidValue).message.contains("more than once"));
     let extra = envelope(SOAP11, &book(&format!("{FIELDS}<numberOfTickets>2</numberOfTickets><discount>5</discount>")));
     assert!(check(extra, FaultKind::InvalidValue).message.contains("discount"));
-    let foreign = envelope(SOAP11, &book(&format!(r#"{FIELDS}<numberOfTickets>2</numberOfTickets><x:note xmlns:x="urn:x"/>"#)));
+    let foreign =
+        envelope(SOAP11, &book(&format!(r#"{FIELDS}<numberOfTickets>2</numberOfTickets><x:note xmlns:x="urn:x"/>"#)));
     check(foreign, FaultKind::InvalidValue);
     // A parameter of another operation is not a parameter of this one.
-    let other = envelope(SOAP11, &book(&format!("{FIELDS}<numberOfTickets>2</numberOfTickets><newMovieID>x</newMovieID>")));
+    let other =
+        envelope(SOAP11, &book(&format!("{FIELDS}<numberOfTickets>2</numberOfTickets><newMovieID>x</newMovieID>")));
     check(other, FaultKind::InvalidValue);
     let nested = envelope(SOAP11, &book(&format!("{FIELDS}<numberOfTickets><value>2</value></numberOfTickets>")));
     check(nested, FaultKind::InvalidValue);
@@ -202,7 +216,19 @@ fn not_utf8() {
 
 #[test]
 fn characters_xml_forbids() {
-    for bad in ["\u{0}", "\u{1}", "\u{1B}", "\u{FFFE}", "\u{FFFF}", "&#0;", "&#1;", "&#x1F;", "&#xFFFE;", "&#xD800;", "&#x110000;"] {
+    for bad in [
+        "\u{0}",
+        "\u{1}",
+        "\u{1B}",
+        "\u{FFFE}",
+        "\u{FFFF}",
+        "&#0;",
+        "&#1;",
+        "&#x1F;",
+        "&#xFFFE;",
+        "&#xD800;",
+        "&#x110000;",
+    ] {
         let body = good().replace("Avatar", &format!("Ava{bad}tar"));
         check(body, FaultKind::MalformedXml);
     }
@@ -223,14 +249,20 @@ fn deep_and_huge_input_is_bounded() {
     check(good().replace("Avatar", &deep), FaultKind::MalformedXml);
     check(&deep, FaultKind::MalformedXml);
     // Many siblings: over the element limit.
-    let wide = format!(r#"<s:Envelope xmlns:s="{SOAP11}"><s:Header>{}</s:Header><s:Body/></s:Envelope>"#, "<a/>".repeat(100_000));
+    let wide = format!(
+        r#"<s:Envelope xmlns:s="{SOAP11}"><s:Header>{}</s:Header><s:Body/></s:Envelope>"#,
+        "<a/>".repeat(100_000)
+    );
     check(&wide, FaultKind::MalformedXml);
     // Many namespace declarations on one element.
     let declarations: String = (0..10_000).map(|index| format!(r#" xmlns:p{index}="urn:{index}""#)).collect();
     check(format!("<s:Envelope xmlns:s=\"{SOAP11}\"{declarations}><s:Body/></s:Envelope>"), FaultKind::MalformedXml);
     // Many attributes on a header block.
     let attributes: String = (0..10_000).map(|index| format!(r#" a{index}="v""#)).collect();
-    let body = format!(r#"<s:Envelope xmlns:s="{SOAP11}"><s:Header><h{attributes}/></s:Header><s:Body>{}</s:Body></s:Envelope>"#, book(FIELDS));
+    let body = format!(
+        r#"<s:Envelope xmlns:s="{SOAP11}"><s:Header><h{attributes}/></s:Header><s:Body>{}</s:Body></s:Envelope>"#,
+        book(FIELDS)
+    );
     check(body, FaultKind::MissingElement);
     // A very long value is accepted as is (size limits are the front end's, by HTTP body size).
     let long = "x".repeat(1 << 20);

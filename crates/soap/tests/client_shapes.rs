@@ -63,7 +63,11 @@ fn zeep_soap12() {
 
 #[test]
 fn suds_two_prefixes_for_the_envelope() {
-    check("suds.xml", SoapVersion::V11, request("ATWA0001", Operation::GetBookingSchedule { customer_id: "ATWC0002".into() }));
+    check(
+        "suds.xml",
+        SoapVersion::V11,
+        request("ATWA0001", Operation::GetBookingSchedule { customer_id: "ATWC0002".into() }),
+    );
 }
 
 #[test]
@@ -113,7 +117,10 @@ fn soapui_pretty_printed() {
     check(
         "soapui-style.xml",
         SoapVersion::V11,
-        request("VERA0002", Operation::RemoveMovieSlots { movie_id: "VERE301126".into(), movie_name: "Titanic".into() }),
+        request(
+            "VERA0002",
+            Operation::RemoveMovieSlots { movie_id: "VERE301126".into(), movie_name: "Titanic".into() },
+        ),
     );
 }
 
@@ -125,7 +132,10 @@ fn byte_order_mark_and_crlf_line_ends() {
     let parsed = parse_request(&body).unwrap();
     assert_eq!(
         parsed.request,
-        request("VERA0002", Operation::RemoveMovieSlots { movie_id: "VERE301126".into(), movie_name: "Titanic".into() })
+        request(
+            "VERA0002",
+            Operation::RemoveMovieSlots { movie_id: "VERE301126".into(), movie_name: "Titanic".into() }
+        )
     );
 }
 
@@ -181,7 +191,8 @@ fn soap12_header_roles() {
         r#"e:mustUnderstand="true" e:role="urn:elsewhere""#,
     ];
     for attributes in accepted {
-        let parsed = parse_request(envelope(attributes).as_bytes()).unwrap_or_else(|fault| panic!("{attributes}: {fault}"));
+        let parsed =
+            parse_request(envelope(attributes).as_bytes()).unwrap_or_else(|fault| panic!("{attributes}: {fault}"));
         assert_eq!(parsed.version, SoapVersion::V12);
         assert_eq!(parsed.request, schedule_request());
     }

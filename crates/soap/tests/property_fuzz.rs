@@ -13,20 +13,20 @@
 //! `PROPTEST_CASES=100000 cargo test -p soap --release --test property_fuzz`.
 
 use booking::{
-    Body, Date, Movie, MovieId, MovedBooking, Operation, Request, Response, ResultCode, ScheduleEntry, Show, SlotLetter,
-    TheatreCode,
+    Body, Date, MovedBooking, Movie, MovieId, Operation, Request, Response, ResultCode, ScheduleEntry, Show,
+    SlotLetter, TheatreCode,
 };
 use proptest::prelude::*;
-use soap::{ClientError, Fault, SoapVersion, build_request, parse_request, parse_response, render_response_with_message};
+use soap::{
+    ClientError, Fault, SoapVersion, build_request, parse_request, parse_response, render_response_with_message,
+};
 
 /// Longest fault message, in characters, any input may cause.
 const FAULT_MESSAGE_CHARS_MAX: usize = 600;
 
 fn config() -> ProptestConfig {
     // ProptestConfig::default() reads PROPTEST_CASES; keep its other defaults.
-    let mut config = ProptestConfig::default();
-    config.failure_persistence = None;
-    config
+    ProptestConfig { failure_persistence: None, ..ProptestConfig::default() }
 }
 
 fn version() -> impl Strategy<Value = SoapVersion> {
@@ -93,9 +93,11 @@ fn as_sent(text: &str) -> String {
 fn request_as_sent(request: &Request) -> Request {
     let s = |text: &String| as_sent(text);
     let operation = match &request.operation {
-        Operation::AddMovieSlots { movie_id, movie_name, booking_capacity } => {
-            Operation::AddMovieSlots { movie_id: s(movie_id), movie_name: s(movie_name), booking_capacity: *booking_capacity }
-        }
+        Operation::AddMovieSlots { movie_id, movie_name, booking_capacity } => Operation::AddMovieSlots {
+            movie_id: s(movie_id),
+            movie_name: s(movie_name),
+            booking_capacity: *booking_capacity,
+        },
         Operation::RemoveMovieSlots { movie_id, movie_name } => {
             Operation::RemoveMovieSlots { movie_id: s(movie_id), movie_name: s(movie_name) }
         }
@@ -119,16 +121,21 @@ fn request_as_sent(request: &Request) -> Request {
                 number_of_tickets: *number_of_tickets,
             }
         }
-        Operation::ExchangeTickets { customer_id, movie_id, movie_name, new_movie_id, new_movie_name, number_of_tickets } => {
-            Operation::ExchangeTickets {
-                customer_id: s(customer_id),
-                movie_id: s(movie_id),
-                movie_name: s(movie_name),
-                new_movie_id: s(new_movie_id),
-                new_movie_name: s(new_movie_name),
-                number_of_tickets: *number_of_tickets,
-            }
-        }
+        Operation::ExchangeTickets {
+            customer_id,
+            movie_id,
+            movie_name,
+            new_movie_id,
+            new_movie_name,
+            number_of_tickets,
+        } => Operation::ExchangeTickets {
+            customer_id: s(customer_id),
+            movie_id: s(movie_id),
+            movie_name: s(movie_name),
+            new_movie_id: s(new_movie_id),
+            new_movie_name: s(new_movie_name),
+            number_of_tickets: *number_of_tickets,
+        },
     };
     Request { user_id: s(&request.user_id), operation }
 }
@@ -148,11 +155,21 @@ fn movie() -> impl Strategy<Value = Movie> {
 /// A request and a successful response that belongs to its operation.
 fn answered() -> impl Strategy<Value = (Request, Response)> {
     let count = || 0u32..=i32::MAX as u32;
-    let moved = (any_text(), count(), proptest::option::of(movie_id()))
-        .prop_map(|(customer_id, tickets, new_movie_id)| MovedBooking { customer_id: as_sent(&customer_id), tickets, new_movie_id });
-    let show = (movie_id(), movie(), count(), count())
-        .prop_map(|(movie_id, movie, capacity, available)| Show { movie_id, movie, capacity, available });
-    let entry = (movie_id(), movie(), count()).prop_map(|(movie_id, movie, tickets)| ScheduleEntry { movie_id, movie, tickets });
+    let moved =
+        (any_text(), count(), proptest::option::of(movie_id())).prop_map(|(customer_id, tickets, new_movie_id)| {
+            MovedBooking { customer_id: as_sent(&customer_id), tickets, new_movie_id }
+        });
+    let show = (movie_id(), movie(), count(), count()).prop_map(|(movie_id, movie, capacity, available)| Show {
+        movie_id,
+        movie,
+        capacity,
+        available,
+    });
+    let entry = (movie_id(), movie(), count()).prop_map(|(movie_id, movie, tickets)| ScheduleEntry {
+        movie_id,
+        movie,
+        tickets,
+    });
     let lists = (
         proptest::collection::vec(moved, 0..5),
         proptest::collection::vec(show, 0..5),

@@ -4,8 +4,8 @@
 //! escaping), which is what real clients depend on.
 
 use booking::{
-    Body, Date, Movie, MovieId, MovedBooking, Operation, Request, Response, ResultCode, ScheduleEntry, Show, SlotLetter,
-    TheatreCode,
+    Body, Date, MovedBooking, Movie, MovieId, Operation, Request, Response, ResultCode, ScheduleEntry, Show,
+    SlotLetter, TheatreCode,
 };
 use soap::{
     ClientError, Fault, FaultKind, SoapVersion, build_request, parse_request, parse_response, render_response,
@@ -19,7 +19,11 @@ fn every_operation() -> Vec<Request> {
     vec![
         request(
             "ATWA1234",
-            Operation::AddMovieSlots { movie_id: "ATWM281126".into(), movie_name: "Avatar".into(), booking_capacity: 10 },
+            Operation::AddMovieSlots {
+                movie_id: "ATWM281126".into(),
+                movie_name: "Avatar".into(),
+                booking_capacity: 10,
+            },
         ),
         request("atwa1234", Operation::RemoveMovieSlots { movie_id: "atwm281126".into(), movie_name: "AVATAR".into() }),
         request("VERC0042", Operation::ListMovieShowsAvailability { movie_name: "Titanic".into() }),
@@ -197,7 +201,8 @@ fn rendered_responses_look_like_the_contract() {
     };
     let response = Response::ok(Body::Shows(vec![show]));
     let envelope =
-        String::from_utf8(render_response_with_message(SoapVersion::V11, request, &response, "1 show: a\u{1}b")).unwrap();
+        String::from_utf8(render_response_with_message(SoapVersion::V11, request, &response, "1 show: a\u{1}b"))
+            .unwrap();
     assert_eq!(
         envelope,
         concat!(
@@ -210,7 +215,8 @@ fn rendered_responses_look_like_the_contract() {
             "</listMovieShowsAvailabilityResponse></soap:Body></soap:Envelope>"
         )
     );
-    let rejected = render_response_with_message(SoapVersion::V12, request, &Response::rejected(ResultCode::SoldOut), "x");
+    let rejected =
+        render_response_with_message(SoapVersion::V12, request, &Response::rejected(ResultCode::SoldOut), "x");
     let rejected = String::from_utf8(rejected).unwrap();
     assert!(rejected.contains(r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>"#));
     assert!(rejected.contains("<result><success>false</success><code>SOLD_OUT</code><message>x</message></result>"));
@@ -323,7 +329,9 @@ fn faults_from_other_servers_without_service_error() {
         "<faultcode>s:Server</faultcode><faultstring>proxy down</faultstring></s:Fault></s:Body></s:Envelope>"
     );
     match parse_response(soap11.as_bytes()) {
-        Err(ClientError::Fault { code, message }) => assert_eq!((code.as_str(), message.as_str()), ("s:Server", "proxy down")),
+        Err(ClientError::Fault { code, message }) => {
+            assert_eq!((code.as_str(), message.as_str()), ("s:Server", "proxy down"))
+        }
         other => panic!("{other:?}"),
     }
     let soap12 = concat!(
@@ -347,7 +355,8 @@ fn inconsistent_responses_are_malformed() {
         capacity: 50,
         available: 7,
     };
-    let good = render_response_with_message(SoapVersion::V11, request, &Response::ok(Body::Shows(vec![show.clone()])), "m");
+    let good =
+        render_response_with_message(SoapVersion::V11, request, &Response::ok(Body::Shows(vec![show.clone()])), "m");
     let good = String::from_utf8(good).unwrap();
     assert!(parse_response(good.as_bytes()).is_ok());
     for (from, to) in [
