@@ -1,1 +1,58 @@
-//! The SOAP front end (hyper).
+//! The CineFlix SOAP front end: the only component clients talk to.
+//!
+//! ```text
+//!  client ──HTTP/1.1──▶ server (one task per connection) ──▶ routes (WSDL | SOAP | HTTP errors)
+//!                                                              │ soap::parse_request
+//!                                                              ▼
+//!                                                           Backend::execute ──UDP──▶ replica(s)
+//! ```
+//!
+//! - [`server`]: hyper HTTP/1.1 listener and per-connection handlers (connection limit, header timeout, graceful
+//!   shutdown), shaped like mini-redis's `server.rs`.
+//! - [`routes`]: what one HTTP request gets; the one place that turns a [`BackendError`] into a SOAP fault.
+//! - [`backend`]: the [`Backend`] seam between HTTP and execution.
+//! - [`standalone`]: the backend of standalone mode, a single driver task talking go-back-N to one replica.
+//! - [`logging`]: the log file.
+//!
+//! The front end deliberately parses no XML itself (the `soap` crate does) and computes no booking rule (replicas
+//! do); it owns sockets, timers and the job queue, nothing else.
+
+pub mod backend;
+pub mod logging;
+pub mod routes;
+pub mod server;
+pub mod standalone;
+
+pub use backend::{Backend, BackendError};
+pub use routes::{ENDPOINT_PATH, Routes};
+pub use server::{ServerSettings, serve};
+pub use standalone::{StandaloneBackend, StandaloneSettings};
+
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+impl<B: Backend> Routes<B> {
+    /// Routing for `backend` with the HTTP settings of `[frontend]`.
+    pub fn from_config(frontend: &config::Frontend, backend: B) -> Routes<B> {
+        let public_url = frontend.public_url.trim();
+        Routes {
+            backend,
+            max_body_bytes: frontend.max_body_bytes,
+            public_url: (!public_url.is_empty()).then(|| public_url.to_string()),
+        }
+    }
+}
+
+/// Runs a standalone front end on `listener` as `config` describes, until `shutdown` completes and open
+/// connections have drained. Returns an error only if the UDP endpoint cannot be bound.
+pub async fn run_standalone(
+    config: &config::Config,
+    listener: TcpListener,
+    shutdown: impl Future,
+) -> std::io::Result<()> {
+    let backend = StandaloneBackend::start(StandaloneSettings::from_config(config)).await?;
+    let routes = Arc::new(Routes::from_config(&config.frontend, backend));
+    serve(listener, routes, ServerSettings::from_config(&config.frontend), shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! `cineflix-frontend`: the SOAP front end as a program.
+//!
+//! Reads the deployment's TOML configuration, logs to `<logs.dir>/frontend.log`, serves until SIGTERM or Ctrl-C,
+//! lets in-flight requests finish (bounded), and exits 0. It deliberately contains no logic of its own beyond
+//! wiring: everything lives in the `frontend` library.
+
+use anyhow::Context;
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The CineFlix SOAP front end.
+#[derive(Debug, Parser)]
+#[command(name = "cineflix-frontend", version)]
+struct Args {
+    /// The deployment's configuration file.
+    #[arg(long, default_value = "config/cineflix.toml")]
+    config: PathBuf,
+    /// Listen on this address instead of `[frontend] listen`.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut config = config::Config::load(&args.config)?;
+    if let Some(listen) = args.listen {
+        config.frontend.listen = listen;
+    }
+    if config.frontend.mode != config::Mode::Standalone {
+        anyhow::bail!("replicated mode is not implemented in the front end yet; set [frontend] mode = \"standalone\"");
+    }
+    let log = frontend::logging::init_file_logging(&config.logs.dir)
+        .with_context(|| format!("cannot open the log file in {}", config.logs.dir.display()))?;
+    // Two workers: one for the connections' HTTP and XML work and one for the driver, on a 2-core machine shared
+    // with the replica (measured in the crate's report; current_thread was slower under load).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.frontend.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.frontend.listen))?;
+        let local = listener.local_addr()?;
+        let wsdl_address = if config.frontend.public_url.trim().is_empty() {
+            format!("http://{}{}", frontend::routes::reachable_authority(None, local), frontend::ENDPOINT_PATH)
+        } else {
+            config.frontend.public_url.trim().to_string()
+        };
+        println!(
+            "CineFlix front end listening on {local}; WSDL at {wsdl_address}?wsdl (log: {})",
+            log.path().display()
+        );
+        tracing::info!(%local, replica = %config.standalone.control, "front end listening (standalone mode)");
+        frontend::run_standalone(&config, listener, shutdown_signal())
+            .await
+            .with_context(|| format!("cannot bind the front end's UDP address {}", config.frontend.udp))
+    })?;
+    tracing::info!("front end stopped");
+    drop(log);
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the front end");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
