@@ -104,8 +104,9 @@ fn read_record<'i, const N: usize>(
     }
 }
 
-fn required<'a>(value: &'a Option<Cow<'_, str>>, path: &str) -> Result<&'a str, ClientError> {
-    value.as_deref().ok_or_else(|| malformed(format!("{path} is missing")))
+/// The value of a required field; `record` and `field` name it in the error (formatted only then).
+fn required<'a>(value: &'a Option<Cow<'_, str>>, record: &str, field: &str) -> Result<&'a str, ClientError> {
+    value.as_deref().ok_or_else(|| malformed(format!("{record}/{field} is missing")))
 }
 
 fn read_response(cursor: &mut Cursor<'_>, kind: OpKind) -> Result<ClientResponse, ClientError> {
@@ -147,29 +148,29 @@ fn read_response(cursor: &mut Cursor<'_>, kind: OpKind) -> Result<ClientResponse
 
 fn read_result(cursor: &mut Cursor<'_>) -> Result<(ResultCode, String), ClientError> {
     let [success, code, message] = read_record(cursor, "result", ["success", "code", "message"])?;
-    let success = parse_xs_boolean(required(&success, "result/success")?)
+    let success = parse_xs_boolean(required(&success, "result", "success")?)
         .ok_or_else(|| malformed("result/success is not an xs:boolean"))?;
-    let code_text = required(&code, "result/code")?;
+    let code_text = required(&code, "result", "code")?;
     let code = ResultCode::parse(code_text.trim())
         .ok_or_else(|| malformed(format!("result/code '{}' is not a known code", crate::cursor::quote(code_text))))?;
     if success != code.is_ok() {
         return Err(malformed(format!("result/success is {success} but result/code is {}", code.as_str())));
     }
-    let message = required(&message, "result/message")?.to_owned();
+    let message = required(&message, "result", "message")?.to_owned();
     Ok((code, message))
 }
 
 fn read_moved_booking(cursor: &mut Cursor<'_>) -> Result<MovedBooking, ClientError> {
     let [customer_id, tickets, new_movie_id, cancelled] =
         read_record(cursor, "movedBooking", ["customerID", "tickets", "newMovieID", "cancelled"])?;
-    let customer_id = required(&customer_id, "movedBooking/customerID")?.to_owned();
-    let tickets = parse_count(required(&tickets, "movedBooking/tickets")?)
+    let customer_id = required(&customer_id, "movedBooking", "customerID")?.to_owned();
+    let tickets = parse_count(required(&tickets, "movedBooking", "tickets")?)
         .ok_or_else(|| malformed("movedBooking/tickets is not a count"))?;
     let new_movie_id = match new_movie_id.as_deref() {
         Some(text) => Some(parse_movie_id(text).ok_or_else(|| malformed("movedBooking/newMovieID is not a movie ID"))?),
         None => None,
     };
-    let cancelled = parse_xs_boolean(required(&cancelled, "movedBooking/cancelled")?)
+    let cancelled = parse_xs_boolean(required(&cancelled, "movedBooking", "cancelled")?)
         .ok_or_else(|| malformed("movedBooking/cancelled is not an xs:boolean"))?;
     if cancelled != new_movie_id.is_none() {
         return Err(malformed("movedBooking/cancelled must be true exactly when newMovieID is absent"));
@@ -186,13 +187,13 @@ fn read_placement(
     date: &Option<Cow<'_, str>>,
     slot: &Option<Cow<'_, str>>,
 ) -> Result<(booking::MovieId, booking::Movie), ClientError> {
-    let movie_id = parse_movie_id(required(movie_id, &format!("{record}/movieID"))?)
+    let movie_id = parse_movie_id(required(movie_id, record, "movieID")?)
         .ok_or_else(|| malformed(format!("{record}/movieID is not a movie ID")))?;
-    let movie = parse_movie(required(movie_name, &format!("{record}/movieName"))?)
+    let movie = parse_movie(required(movie_name, record, "movieName")?)
         .ok_or_else(|| malformed(format!("{record}/movieName is not a catalogue movie")))?;
-    let theatre = parse_theatre(required(theatre, &format!("{record}/theatre"))?);
-    let date = parse_xs_date(required(date, &format!("{record}/date"))?);
-    let slot = parse_slot_name(required(slot, &format!("{record}/slot"))?);
+    let theatre = parse_theatre(required(theatre, record, "theatre")?);
+    let date = parse_xs_date(required(date, record, "date")?);
+    let slot = parse_slot_name(required(slot, record, "slot")?);
     if theatre != Some(movie_id.theatre) || date != Some(movie_id.date) || slot != Some(movie_id.slot) {
         return Err(malformed(format!("{record}: theatre, date and slot do not match movieID")));
     }
@@ -203,9 +204,9 @@ fn read_show(cursor: &mut Cursor<'_>) -> Result<Show, ClientError> {
     let [movie_id, movie_name, theatre, date, slot, capacity, available] =
         read_record(cursor, "show", ["movieID", "movieName", "theatre", "date", "slot", "capacity", "available"])?;
     let (movie_id, movie) = read_placement("show", &movie_id, &movie_name, &theatre, &date, &slot)?;
-    let capacity =
-        parse_count(required(&capacity, "show/capacity")?).ok_or_else(|| malformed("show/capacity is not a count"))?;
-    let available = parse_count(required(&available, "show/available")?)
+    let capacity = parse_count(required(&capacity, "show", "capacity")?)
+        .ok_or_else(|| malformed("show/capacity is not a count"))?;
+    let available = parse_count(required(&available, "show", "available")?)
         .ok_or_else(|| malformed("show/available is not a count"))?;
     Ok(Show { movie_id, movie, capacity, available })
 }
@@ -214,7 +215,7 @@ fn read_booking(cursor: &mut Cursor<'_>) -> Result<ScheduleEntry, ClientError> {
     let [movie_id, movie_name, theatre, date, slot, tickets] =
         read_record(cursor, "booking", ["movieID", "movieName", "theatre", "date", "slot", "tickets"])?;
     let (movie_id, movie) = read_placement("booking", &movie_id, &movie_name, &theatre, &date, &slot)?;
-    let tickets = parse_count(required(&tickets, "booking/tickets")?)
+    let tickets = parse_count(required(&tickets, "booking", "tickets")?)
         .ok_or_else(|| malformed("booking/tickets is not a count"))?;
     Ok(ScheduleEntry { movie_id, movie, tickets })
 }
@@ -284,7 +285,7 @@ fn read_detail(cursor: &mut Cursor<'_>) -> Result<Option<(String, String)>, Clie
         match cursor.next()? {
             Item::Open(start, Ns::Cineflix) if found.is_none() && local_is(&start, "ServiceError") => {
                 let [code, message] = read_record(cursor, "ServiceError", ["code", "message"])?;
-                let code = required(&code, "ServiceError/code")?.trim().to_owned();
+                let code = required(&code, "ServiceError", "code")?.trim().to_owned();
                 found = Some((code, message.map(Cow::into_owned).unwrap_or_default()));
             }
             Item::Open(..) => cursor.skip_element()?,
