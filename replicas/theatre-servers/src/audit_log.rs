@@ -1,0 +1,223 @@
+//! A theatre server's log file: one line per request it served as the caller's home theatre (booking.md, "Logs").
+//!
+//! Line format (fields separated by single spaces, string parameters quoted and escaped so a line stays one line):
+//! ```text
+//! <job time in the theatres' zone> wall=<wall-clock UTC> job=<id> op=<operation> user="<caller>" <param>=<value>…
+//!     result=success|failure code=<CODE> answer=<compact answer>
+//! ```
+//! Writes are buffered and flushed by the owner (periodically and at shutdown), never synced per request: the log is
+//! for auditors, not for recovery. It deliberately never influences an answer: a write error is reported once and
+//! otherwise ignored.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+
+use booking::{Body, Operation, Request, Response};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// Buffered writer of one theatre server's log file.
+#[derive(Debug)]
+pub struct AuditLog {
+    writer: BufWriter<File>,
+    path: PathBuf,
+    zone: TimeZone,
+    /// Reused for every line, so logging allocates nothing in the steady state.
+    line: String,
+    /// Set after the first write error so that a full disk is reported once, not per request.
+    failed: bool,
+}
+
+impl AuditLog {
+    /// Opens (creating directories as needed) the file in append mode.
+    pub fn open(path: &Path, zone: TimeZone) -> io::Result<AuditLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AuditLog {
+            writer: BufWriter::with_capacity(64 * 1024, file),
+            path: path.to_path_buf(),
+            zone,
+            line: String::with_capacity(256),
+            failed: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the line for one executed job.
+    pub fn record(&mut self, job_id: u64, timestamp_ms: i64, request: &Request, response: &Response) {
+        self.line.clear();
+        format_line(&mut self.line, &self.zone, Timestamp::now(), job_id, timestamp_ms, request, response);
+        self.line.push('\n');
+        if let Err(error) = self.writer.write_all(self.line.as_bytes()) {
+            self.report(error);
+        }
+    }
+
+    /// Appends a free-form line (start-up, shutdown, counters), prefixed with the wall-clock time.
+    pub fn note(&mut self, text: &str) {
+        let line = format!("{} note {}\n", Timestamp::now(), text);
+        if let Err(error) = self.writer.write_all(line.as_bytes()) {
+            self.report(error);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if let Err(error) = self.writer.flush() {
+            self.report(error);
+        }
+    }
+
+    fn report(&mut self, error: io::Error) {
+        if !self.failed {
+            self.failed = true;
+            tracing::error!(path = %self.path.display(), %error, "cannot write the theatre log; continuing without it");
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Formats one log line (without the newline) into `out`.
+pub fn format_line(
+    out: &mut String,
+    zone: &TimeZone,
+    wall: Timestamp,
+    job_id: u64,
+    timestamp_ms: i64,
+    request: &Request,
+    response: &Response,
+) {
+    // `write!` into a String cannot fail.
+    match Timestamp::from_millisecond(timestamp_ms) {
+        Ok(job_time) => {
+            let _ = write!(out, "{}", job_time.to_zoned(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z"));
+        }
+        Err(_) => {
+            let _ = write!(out, "ts_ms={timestamp_ms}");
+        }
+    }
+    let _ = write!(out, " wall={wall:.3} job={job_id} op={} user={:?}", request.operation.name(), request.user_id);
+    match &request.operation {
+        Operation::AddMovieSlots { movie_id, movie_name, booking_capacity } => {
+            let _ = write!(out, " movie_id={movie_id:?} movie_name={movie_name:?} booking_capacity={booking_capacity}");
+        }
+        Operation::RemoveMovieSlots { movie_id, movie_name } => {
+            let _ = write!(out, " movie_id={movie_id:?} movie_name={movie_name:?}");
+        }
+        Operation::ListMovieShowsAvailability { movie_name } => {
+            let _ = write!(out, " movie_name={movie_name:?}");
+        }
+        Operation::BookMovieTickets { customer_id, movie_id, movie_name, number_of_tickets }
+        | Operation::CancelMovieTickets { customer_id, movie_id, movie_name, number_of_tickets } => {
+            let _ = write!(
+                out,
+                " customer_id={customer_id:?} movie_id={movie_id:?} movie_name={movie_name:?} \
+                 number_of_tickets={number_of_tickets}"
+            );
+        }
+        Operation::GetBookingSchedule { customer_id } => {
+            let _ = write!(out, " customer_id={customer_id:?}");
+        }
+        Operation::ExchangeTickets {
+            customer_id,
+            movie_id,
+            movie_name,
+            new_movie_id,
+            new_movie_name,
+            number_of_tickets,
+        } => {
+            let _ = write!(
+                out,
+                " customer_id={customer_id:?} movie_id={movie_id:?} movie_name={movie_name:?} \
+                 new_movie_id={new_movie_id:?} new_movie_name={new_movie_name:?} number_of_tickets={number_of_tickets}"
+            );
+        }
+    }
+    let outcome = if response.success() { "success" } else { "failure" };
+    let _ = write!(out, " result={outcome} code={} answer=", response.code.as_str());
+    format_answer(out, &response.body);
+}
+
+/// The answer body, compact: `-` for none, else `[item,item,…]`.
+fn format_answer(out: &mut String, body: &Body) {
+    match body {
+        Body::Empty => out.push('-'),
+        Body::Shows(shows) => {
+            out.push_str("shows[");
+            for (index, show) in shows.iter().enumerate() {
+                let comma = if index > 0 { "," } else { "" };
+                let _ = write!(out, "{comma}{}:{}:{}/{}", show.movie_id, show.movie, show.available, show.capacity);
+            }
+            out.push(']');
+        }
+        Body::Schedule(entries) => {
+            out.push_str("schedule[");
+            for (index, entry) in entries.iter().enumerate() {
+                let comma = if index > 0 { "," } else { "" };
+                let _ = write!(out, "{comma}{}:{}:{}", entry.movie_id, entry.movie, entry.tickets);
+            }
+            out.push(']');
+        }
+        Body::Removed(moved) => {
+            out.push_str("moved[");
+            for (index, booking) in moved.iter().enumerate() {
+                let comma = if index > 0 { "," } else { "" };
+                let _ = write!(out, "{comma}{:?}:{}->", booking.customer_id, booking.tickets);
+                match booking.new_movie_id {
+                    Some(movie_id) => {
+                        let _ = write!(out, "{movie_id}");
+                    }
+                    None => out.push_str("cancelled"),
+                }
+            }
+            out.push(']');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking::{Movie, MovieId, ResultCode, Show};
+
+    #[test]
+    fn a_line_has_times_job_operation_parameters_outcome_and_answer() {
+        let zone = booking::time::montreal();
+        let wall: Timestamp = "2026-11-21T15:00:00.5Z".parse().unwrap();
+        // 2026-11-21T15:15:00Z is 10:15 in Montreal (EST).
+        let job_ms = "2026-11-21T15:15:00.250Z".parse::<Timestamp>().unwrap().as_millisecond();
+        let request = Request {
+            user_id: "atwc0001".into(),
+            operation: Operation::ListMovieShowsAvailability { movie_name: "avatar \"x\"\n".into() },
+        };
+        let response = Response::ok(Body::Shows(vec![Show {
+            movie_id: MovieId::parse("ATWE281126").unwrap(),
+            movie: Movie::Avatar,
+            capacity: 50,
+            available: 48,
+        }]));
+        let mut line = String::new();
+        format_line(&mut line, &zone, wall, 17, job_ms, &request, &response);
+        assert_eq!(
+            line,
+            "2026-11-21T10:15:00.250-05:00 wall=2026-11-21T15:00:00.500Z job=17 op=listMovieShowsAvailability \
+             user=\"atwc0001\" movie_name=\"avatar \\\"x\\\"\\n\" result=success code=OK \
+             answer=shows[ATWE281126:Avatar:48/50]"
+        );
+        line.clear();
+        format_line(&mut line, &zone, wall, 18, i64::MAX, &request, &Response::rejected(ResultCode::SoldOut));
+        assert!(line.starts_with(&format!("ts_ms={} ", i64::MAX)), "{line}");
+        assert!(line.ends_with("result=failure code=SOLD_OUT answer=-"), "{line}");
+    }
+}

@@ -1,0 +1,196 @@
+//! The control task: the replica's entry point for its driver (`replica-api` messages at the control address).
+//!
+//! It executes jobs one at a time in id order (go-back-N, see the `replica_api` crate doc), routing each to its
+//! caller's home theatre server: directly when that server runs in this process, over UDP (an `Op::Run` call)
+//! when it runs in another. It keeps the bounded cache of recent results that answers retried jobs, and computes
+//! the replica digest from the three theatres' snapshots.
+//!
+//! It deliberately holds no booking state (the theatre servers own it) and applies no booking rule.
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use booking::{Request, Response, TheatreCode, coordinator};
+use replica_api::{FromReplica, Job, RESULT_CACHE_MIN, ToReplica};
+use udp::Endpoint;
+
+use crate::rpc::RpcClient;
+use crate::theatre_server::TheatreServer;
+use crate::wire::{Envelope, Kind, Op, RunCall};
+
+/// How the control task reaches one theatre server.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// In this process: call it directly (no UDP hop for the job itself).
+    Local(Rc<TheatreServer>),
+    /// In another process, at this address.
+    Remote(SocketAddr),
+}
+
+/// Results kept for retried jobs: a ring indexed by job id (twice the contract's minimum).
+const RESULT_CACHE_SLOTS: usize = 2 * RESULT_CACHE_MIN;
+
+/// Counters of the control task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlStats {
+    pub executed: u64,
+    /// Jobs answered from the result cache.
+    pub retried: u64,
+    /// Jobs above `next_expected`, not executed.
+    pub gaps: u64,
+    /// Messages that did not decode, dropped.
+    pub malformed: u64,
+}
+
+/// The control task's state.
+#[derive(Debug)]
+pub struct Control {
+    /// Bound to the control address; the driver's messages arrive here.
+    endpoint: Endpoint,
+    /// Indexed by `TheatreCode::index`.
+    routes: [Route; 3],
+    /// For routes that are `Remote`; its endpoint is read by [`Control::serve_client`].
+    client: Option<Rc<RpcClient>>,
+    next_expected: u64,
+    /// `results[id % RESULT_CACHE_SLOTS]` = (id, `Response::encode()` bytes).
+    results: Vec<Option<(u64, Vec<u8>)>>,
+    executed: Cell<u64>,
+    retried: Cell<u64>,
+    gaps: Cell<u64>,
+    malformed: Cell<u64>,
+}
+
+impl Control {
+    /// `client` is needed iff some route is `Remote`.
+    pub fn new(endpoint: Endpoint, routes: [Route; 3], client: Option<Rc<RpcClient>>) -> Control {
+        assert!(
+            client.is_some() || routes.iter().all(|route| matches!(route, Route::Local(_))),
+            "remote theatre servers need an RPC client"
+        );
+        Control {
+            endpoint,
+            routes,
+            client,
+            next_expected: 1,
+            results: vec![None; RESULT_CACHE_SLOTS],
+            executed: Cell::new(0),
+            retried: Cell::new(0),
+            gaps: Cell::new(0),
+            malformed: Cell::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> ControlStats {
+        ControlStats {
+            executed: self.executed.get(),
+            retried: self.retried.get(),
+            gaps: self.gaps.get(),
+            malformed: self.malformed.get(),
+        }
+    }
+
+    pub fn next_expected(&self) -> u64 {
+        self.next_expected
+    }
+
+    /// Serves the driver until a socket error: one message at a time, so jobs execute strictly one after another.
+    pub async fn serve(&mut self) -> io::Result<()> {
+        let mut reply = Vec::new();
+        loop {
+            let (message, from) = self.endpoint.recv_from().await?;
+            let request = match ToReplica::decode(&message) {
+                Ok(request) => request,
+                Err(error) => {
+                    self.malformed.set(self.malformed.get() + 1);
+                    tracing::debug!(%from, %error, "malformed control message dropped");
+                    continue;
+                }
+            };
+            let answer = match request {
+                ToReplica::Execute { jobs } => self.execute(jobs).await,
+                ToReplica::Status => {
+                    FromReplica::Status { next_expected: self.next_expected, digest: self.digest().await }
+                }
+            };
+            reply.clear();
+            answer.encode_into(&mut reply);
+            if let Err(error) = self.endpoint.send_to(&reply, from).await {
+                tracing::debug!(%error, %from, "control reply not sent; the driver resends");
+            }
+        }
+    }
+
+    /// Executes a batch (go-back-N) and returns every result it can give.
+    pub async fn execute(&mut self, jobs: Vec<Job>) -> FromReplica {
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if job.id == self.next_expected {
+                let bytes = self.run(&job).await.encode();
+                self.results[slot_of(job.id)] = Some((job.id, bytes.clone()));
+                results.push((job.id, bytes));
+                self.next_expected += 1;
+                self.executed.set(self.executed.get() + 1);
+            } else if job.id < self.next_expected {
+                if let Some((_, bytes)) = self.results[slot_of(job.id)].as_ref().filter(|(id, _)| *id == job.id) {
+                    results.push((job.id, bytes.clone()));
+                    self.retried.set(self.retried.get() + 1);
+                }
+            } else {
+                self.gaps.set(self.gaps.get() + 1);
+            }
+        }
+        FromReplica::Executed { next_expected: self.next_expected, results }
+    }
+
+    /// Runs one job at its caller's home theatre server. Malformed caller IDs go to ATW, which answers
+    /// `INVALID_ID` without peer calls.
+    async fn run(&self, job: &Job) -> Response {
+        let home = coordinator::home_theatre(&job.request).unwrap_or(TheatreCode::Atw);
+        match &self.routes[home.index()] {
+            Route::Local(server) => server.run_job(job.id, job.timestamp_ms, &job.request).await,
+            Route::Remote(addr) => self.run_remote(*addr, job.id, job.timestamp_ms, &job.request).await,
+        }
+    }
+
+    async fn run_remote(&self, addr: SocketAddr, job_id: u64, timestamp_ms: i64, request: &Request) -> Response {
+        let client = self.client.as_ref().expect("checked in Control::new");
+        let payload = RunCall { job_id, timestamp_ms, request: &request.encode() }.encode();
+        client.call(addr, Op::Run, &payload, |bytes| Response::decode(bytes).ok()).await
+    }
+
+    /// SHA-256 of the replica snapshot built from the three theatres' snapshots (`booking::replica`).
+    pub async fn digest(&self) -> [u8; 32] {
+        let mut snapshots: [Vec<u8>; 3] = Default::default();
+        for code in TheatreCode::ALL {
+            snapshots[code.index()] = match &self.routes[code.index()] {
+                Route::Local(server) => server.snapshot(),
+                Route::Remote(addr) => {
+                    let client = self.client.as_ref().expect("checked in Control::new");
+                    client.call(*addr, Op::Snapshot, &[], |bytes| Some(bytes.to_vec())).await
+                }
+            };
+        }
+        let [atw, out, ver] = &snapshots;
+        booking::replica::replica_digest([atw, out, ver])
+    }
+}
+
+/// Reads the control task's RPC endpoint (used only with remote theatre servers) and hands replies to `client`.
+pub async fn serve_client(client: Rc<RpcClient>, endpoint: Rc<Endpoint>) -> io::Result<()> {
+    loop {
+        let (message, from) = endpoint.recv_from().await?;
+        match Envelope::decode(&message) {
+            Ok(envelope) if envelope.kind == Kind::Reply => {
+                client.deliver(&envelope);
+            }
+            Ok(_) => tracing::debug!(%from, "unexpected call at the control task's RPC endpoint dropped"),
+            Err(error) => tracing::debug!(%from, %error, "malformed message dropped"),
+        }
+    }
+}
+
+fn slot_of(job_id: u64) -> usize {
+    (job_id % RESULT_CACHE_SLOTS as u64) as usize
+}

@@ -1,0 +1,311 @@
+//! One theatre server: owns one [`Theatre`] and one UDP endpoint, answers peer calls from the other theatre servers,
+//! and runs the coordinator for jobs whose caller has this theatre as home.
+//!
+//! Two activities share the server on one thread: [`TheatreServer::serve`] (the only reader of the endpoint: it
+//! answers calls and hands replies to the server's [`RpcClient`]) and [`TheatreServer::run_job`] (a coordinator
+//! awaiting peer replies). Because the serve loop never waits on coordination, a theatre keeps answering its peers
+//! while its own coordinator waits, and the `RefCell<Theatre>` is never borrowed across an await.
+//!
+//! It deliberately does not order jobs (the control task runs one job at a time, replica-wide) and holds no job
+//! results (the control task caches them).
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use booking::{PeerRequest, PeerResponse, Peers, Request, Response, Theatre, TheatreCode, coordinator};
+use jiff::tz::TimeZone;
+use udp::Endpoint;
+
+use crate::audit_log::AuditLog;
+use crate::rpc::{Admission, Responder, RetryPolicy, RpcClient};
+use crate::wire::{Envelope, Kind, Op, RunCall};
+
+/// Counters of one theatre server, for diagnostics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TheatreStats {
+    /// Messages that were not a valid envelope or payload, dropped.
+    pub malformed: u64,
+    /// Peer calls handled (first time).
+    pub calls_handled: u64,
+    /// Retried calls answered from the reply cache.
+    pub replays: u64,
+    /// Calls ignored as in progress or stale.
+    pub ignored: u64,
+    /// Peer calls this server's coordinator resent.
+    pub resends: u64,
+    /// Replies that matched no pending call.
+    pub stray_replies: u64,
+    /// Speculative reads whose reply was used.
+    pub speculation_hits: u64,
+}
+
+/// One theatre server.
+#[derive(Debug)]
+pub struct TheatreServer {
+    code: TheatreCode,
+    /// The theatre's state; borrowed only for synchronous work.
+    theatre: RefCell<Theatre>,
+    /// Shared with `client`; read only by `serve`.
+    endpoint: Rc<Endpoint>,
+    /// This server's outgoing calls (its coordinator's peer calls).
+    client: RpcClient,
+    /// Every theatre server's address, indexed by `TheatreCode::index`.
+    theatre_addrs: [SocketAddr; 3],
+    responder: RefCell<Responder>,
+    log: RefCell<AuditLog>,
+    zone: TimeZone,
+    malformed: Cell<u64>,
+    calls_handled: Cell<u64>,
+    replays: Cell<u64>,
+    ignored: Cell<u64>,
+    speculation_hits: Cell<u64>,
+}
+
+impl TheatreServer {
+    /// A server for `code` on `endpoint` (already bound to `theatre_addrs[code]`), writing to `log`.
+    pub fn new(
+        code: TheatreCode,
+        endpoint: Endpoint,
+        theatre_addrs: [SocketAddr; 3],
+        log: AuditLog,
+        zone: TimeZone,
+        incarnation: u64,
+        retry: RetryPolicy,
+    ) -> TheatreServer {
+        let endpoint = Rc::new(endpoint);
+        TheatreServer {
+            code,
+            theatre: RefCell::new(Theatre::new(code)),
+            client: RpcClient::new(Rc::clone(&endpoint), incarnation, retry),
+            endpoint,
+            theatre_addrs,
+            responder: RefCell::new(Responder::default()),
+            log: RefCell::new(log),
+            zone,
+            malformed: Cell::new(0),
+            calls_handled: Cell::new(0),
+            replays: Cell::new(0),
+            ignored: Cell::new(0),
+            speculation_hits: Cell::new(0),
+        }
+    }
+
+    pub fn code(&self) -> TheatreCode {
+        self.code
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn stats(&self) -> TheatreStats {
+        TheatreStats {
+            malformed: self.malformed.get(),
+            calls_handled: self.calls_handled.get(),
+            replays: self.replays.get(),
+            ignored: self.ignored.get(),
+            resends: self.client.resends(),
+            stray_replies: self.client.stray_replies(),
+            speculation_hits: self.speculation_hits.get(),
+        }
+    }
+
+    /// The theatre's canonical snapshot.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.theatre.borrow().snapshot()
+    }
+
+    pub fn flush_log(&self) {
+        self.log.borrow_mut().flush();
+    }
+
+    pub fn note(&self, text: &str) {
+        self.log.borrow_mut().note(text);
+    }
+
+    /// Runs one job as its caller's home theatre server: the coordinator, reaching this theatre directly and the
+    /// others over UDP; then logs it. The caller guarantees one job at a time, replica-wide.
+    pub async fn run_job(&self, job_id: u64, timestamp_ms: i64, request: &Request) -> Response {
+        let today = booking::time::today(timestamp_ms, &self.zone);
+        let mut peers = UdpPeers { server: self, speculation: None };
+        let response = coordinator::execute(self.code, &mut peers, request, today).await;
+        drop(peers);
+        self.log.borrow_mut().record(job_id, timestamp_ms, request, &response);
+        response
+    }
+
+    /// The receive loop: answers calls (peer requests, routed jobs, snapshots) and delivers replies to this
+    /// server's pending calls. Returns only on a socket error. Must run inside a `LocalSet` (routed jobs are
+    /// spawned as local tasks so that the loop keeps serving while they wait).
+    pub async fn serve(self: Rc<Self>) -> io::Result<()> {
+        let mut reply = Vec::new();
+        loop {
+            let (message, from) = self.endpoint.recv_from().await?;
+            let envelope = match Envelope::decode(&message) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    self.count_malformed(from, &error);
+                    continue;
+                }
+            };
+            if envelope.kind == Kind::Reply {
+                self.client.deliver(&envelope);
+                continue;
+            }
+            let admission = self.responder.borrow_mut().admit(from, envelope.incarnation, envelope.request_id);
+            match admission {
+                Admission::New => {}
+                Admission::Replay(message) => {
+                    self.replays.set(self.replays.get() + 1);
+                    self.send(&message, from).await;
+                    continue;
+                }
+                Admission::InProgress | Admission::Stale => {
+                    self.ignored.set(self.ignored.get() + 1);
+                    continue;
+                }
+            }
+            match envelope.op {
+                Op::Peer => {
+                    let request = match PeerRequest::decode(envelope.payload) {
+                        Ok(request) => request,
+                        Err(error) => {
+                            // Left "in progress" in the responder: its retries are ignored too.
+                            self.count_malformed(from, &error);
+                            continue;
+                        }
+                    };
+                    self.calls_handled.set(self.calls_handled.get() + 1);
+                    let response = self.theatre.borrow_mut().handle(request);
+                    self.complete(&envelope, from, &response.encode(), &mut reply).await;
+                }
+                Op::Snapshot => {
+                    let snapshot = self.snapshot();
+                    self.complete(&envelope, from, &snapshot, &mut reply).await;
+                }
+                Op::Run => {
+                    let decoded = RunCall::decode(envelope.payload)
+                        .map_err(|error| error.to_string())
+                        .and_then(|call| Ok((call, Request::decode(call.request).map_err(|e| e.to_string())?)));
+                    let (call, request) = match decoded {
+                        Ok(decoded) => decoded,
+                        Err(error) => {
+                            self.count_malformed(from, &error);
+                            continue;
+                        }
+                    };
+                    let server = Rc::clone(&self);
+                    let (incarnation, request_id, job_id, timestamp_ms) =
+                        (envelope.incarnation, envelope.request_id, call.job_id, call.timestamp_ms);
+                    tokio::task::spawn_local(async move {
+                        let response = server.run_job(job_id, timestamp_ms, &request).await;
+                        let envelope =
+                            Envelope { kind: Kind::Call, op: Op::Run, incarnation, request_id, payload: &[] };
+                        let mut reply = Vec::new();
+                        server.complete(&envelope, from, &response.encode(), &mut reply).await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// Encodes the reply to `call`, remembers it for retries, and sends it.
+    async fn complete(&self, call: &Envelope<'_>, to: SocketAddr, payload: &[u8], reply: &mut Vec<u8>) {
+        Envelope {
+            kind: Kind::Reply,
+            op: call.op,
+            incarnation: call.incarnation,
+            request_id: call.request_id,
+            payload,
+        }
+        .encode_into(reply);
+        self.responder.borrow_mut().complete(to, call.incarnation, call.request_id, reply);
+        self.send(reply, to).await;
+    }
+
+    async fn send(&self, message: &[u8], to: SocketAddr) {
+        if let Err(error) = self.endpoint.send_to(message, to).await {
+            // A lost reply: the caller retries and gets it from the reply cache.
+            tracing::debug!(theatre = %self.code, %error, %to, "reply not sent");
+        }
+    }
+
+    fn count_malformed(&self, from: SocketAddr, error: &dyn std::fmt::Display) {
+        self.malformed.set(self.malformed.get() + 1);
+        tracing::debug!(theatre = %self.code, %from, %error, "malformed message dropped");
+    }
+
+    fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> impl Future<Output = PeerResponse> + use<'_> {
+        debug_assert_ne!(to, self.code);
+        self.client
+            .call(self.theatre_addrs[to.index()], Op::Peer, &request.encode(), |bytes| PeerResponse::decode(bytes).ok())
+    }
+}
+
+/// A read already sent to the theatre the coordinator will most likely ask next.
+struct Speculation<'a> {
+    to: TheatreCode,
+    request: PeerRequest,
+    reply: Pin<Box<dyn Future<Output = PeerResponse> + 'a>>,
+}
+
+/// The coordinator's view of the theatres from one theatre server: its own theatre directly, the others over UDP.
+///
+/// The coordinator awaits one call at a time, so two independent reads (a listing's shows, a schedule's bookings,
+/// the bookings a booking rule needs) would cost two sequential round trips. To overlap them, a read sent to one
+/// remote theatre is also sent, speculatively, to the other remote theatre if the coordinator has not called it
+/// yet (it calls theatres in `ATW, OUT, VER` order). The speculative reply is used only if the next call to that
+/// theatre is exactly the same read; any other call to it discards the speculation. This never changes an answer:
+/// reads change nothing, and the only mutations a theatre receives during a job come from this coordinator through
+/// this value, so no mutation reaches that theatre between the speculative read and the call it stands for.
+struct UdpPeers<'a> {
+    server: &'a TheatreServer,
+    speculation: Option<Speculation<'a>>,
+}
+
+impl<'a> Peers for UdpPeers<'a> {
+    fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse> {
+        let server = self.server;
+        let speculated = match self.speculation.take() {
+            Some(speculation) if speculation.to == to && speculation.request == request => {
+                server.speculation_hits.set(server.speculation_hits.get() + 1);
+                Some(speculation.reply)
+            }
+            Some(speculation) if speculation.to != to => {
+                self.speculation = Some(speculation);
+                None
+            }
+            _ => None, // a different call to the speculated theatre: discard
+        };
+        let mut direct = None;
+        let mut remote = None;
+        if speculated.is_none() {
+            if to == server.code {
+                direct = Some(server.theatre.borrow_mut().handle(request));
+            } else {
+                if !request.is_mutation() && self.speculation.is_none() {
+                    let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
+                    if let Some(next) = next.filter(|next| *next > to) {
+                        let reply: Pin<Box<dyn Future<Output = PeerResponse> + 'a>> =
+                            Box::pin(server.call_remote(next, &request));
+                        self.speculation = Some(Speculation { to: next, request: request.clone(), reply });
+                    }
+                }
+                remote = Some(server.call_remote(to, &request));
+            }
+        }
+        async move {
+            if let Some(reply) = speculated {
+                return reply.await;
+            }
+            if let Some(response) = direct {
+                return response;
+            }
+            remote.expect("one of the three paths is taken").await
+        }
+    }
+}
