@@ -29,6 +29,8 @@ use crate::wire::{Envelope, Kind, Op, RunCall};
 pub struct TheatreStats {
     /// Messages that were not a valid envelope or payload, dropped.
     pub malformed: u64,
+    /// Datagrams the endpoint's framing rejected (never reached this server).
+    pub framing_rejected: u64,
     /// Peer calls handled (first time).
     pub calls_handled: u64,
     /// Retried calls answered from the reply cache.
@@ -105,6 +107,7 @@ impl TheatreServer {
     pub fn stats(&self) -> TheatreStats {
         TheatreStats {
             malformed: self.malformed.get(),
+            framing_rejected: self.endpoint.malformed_count(),
             calls_handled: self.calls_handled.get(),
             replays: self.replays.get(),
             ignored: self.ignored.get(),
