@@ -160,7 +160,8 @@ def start_cluster(**frontend_overrides) -> Cluster:
     config_path = work_dir / "cineflix.toml"
     config_path.write_text(render_config(http_port, udp_ports, log_dir, frontend_overrides))
     cluster = Cluster(http_port=http_port, work_dir=work_dir, config_path=config_path)
-    env = dict(os.environ, RUST_BACKTRACE="1")
+    # NO_COLOR keeps ANSI escapes out of the logs a failure report shows.
+    env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
     env.setdefault("RUST_LOG", "info")
     try:
         for name in ("cineflix-replica", "cineflix-frontend"):
