@@ -67,12 +67,13 @@ async fn run_cluster(faults: LinkFaults, per_submitter: u64) {
         let node = SubmitterNode::spawn(endpoint, SubmitterConfig::new(*id, sequencer_id), peers.clone()).unwrap();
         let id = *id;
         submitters.push(tokio::spawn(async move {
-            // Pipeline: keep up to 512 acceptances outstanding, await the oldest first.
+            // Pipeline: keep up to 1,500 acceptances outstanding, await the oldest first. More than the shell takes
+            // from its command queue per turn, so a turn boundary falls inside a burst of submissions.
             let mut outstanding = VecDeque::new();
             let mut seqs = Vec::new();
             for request_id in 1..=per_submitter {
                 outstanding.push_back((request_id, node.submit(request_id, payload(id, request_id))));
-                if outstanding.len() >= 512 {
+                if outstanding.len() >= 1_500 {
                     let (request_id, acceptance) = outstanding.pop_front().unwrap();
                     let ack = acceptance.await.unwrap();
                     assert_eq!(ack.request_id, request_id);

@@ -18,7 +18,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{NodeError, Wire, sleep_until_deadline};
+use super::{NodeError, Wire, sleep_until_deadline, spawn_node_task};
 use crate::Endpoint;
 
 /// A snapshot of a member's state.
@@ -71,7 +71,7 @@ impl MemberNode {
         let (deliveries, delivery_rx) = mpsc::channel(delivery_queue_max.max(1));
         let wire = Wire::new(Arc::clone(&endpoint), peers);
         let member = Member::new(config, wire.clock.now_ms());
-        let task = tokio::spawn(run(member, wire, command_rx, deliveries));
+        let task = spawn_node_task("member", run(member, wire, command_rx, deliveries));
         Ok((MemberNode { endpoint, commands, task }, delivery_rx))
     }
 

@@ -198,6 +198,20 @@ impl Wire {
     }
 }
 
+/// Spawns a node's task, logging the I/O error that ends it (the error is also kept for `shutdown`).
+pub(crate) fn spawn_node_task(
+    role: &'static str,
+    task: impl Future<Output = io::Result<()>> + Send + 'static,
+) -> tokio::task::JoinHandle<io::Result<()>> {
+    tokio::spawn(async move {
+        let result = task.await;
+        if let Err(error) = &result {
+            tracing::error!(role, %error, "node stopped by an I/O error");
+        }
+        result
+    })
+}
+
 /// Sleeps until the core's deadline, or forever when it has none.
 pub(crate) async fn sleep_until_deadline(clock: NodeClock, deadline_ms: Option<u64>) {
     match deadline_ms {

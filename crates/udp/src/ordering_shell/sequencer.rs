@@ -12,7 +12,7 @@ use ordering::{NodeId, Sequencer, SequencerConfig, SequencerStats};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{NodeError, Wire, sleep_until_deadline};
+use super::{NodeError, Wire, sleep_until_deadline, spawn_node_task};
 use crate::Endpoint;
 
 /// A snapshot of the sequencer's state, for logs, tests and benchmarks.
@@ -63,7 +63,7 @@ impl SequencerNode {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let wire = Wire::new(Arc::clone(&endpoint), peers);
         let sequencer = Sequencer::new(config, wire.clock.now_ms());
-        let task = tokio::spawn(run(sequencer, wire, command_rx));
+        let task = spawn_node_task("sequencer", run(sequencer, wire, command_rx));
         Ok(SequencerNode { endpoint, commands, task })
     }
 

@@ -21,7 +21,7 @@ use ordering::{Ack, NodeId, SubmitError, Submitter, SubmitterConfig, SubmitterSt
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{NodeError, Wire, sleep_until_deadline};
+use super::{NodeError, Wire, sleep_until_deadline, spawn_node_task};
 use crate::Endpoint;
 
 /// A snapshot of a submitter's state.
@@ -98,7 +98,7 @@ impl SubmitterNode {
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let wire = Wire::new(Arc::clone(&endpoint), peers);
-        let task = tokio::spawn(run(Submitter::new(config), wire, command_rx));
+        let task = spawn_node_task("submitter", run(Submitter::new(config), wire, command_rx));
         Ok(SubmitterNode { endpoint, commands, task })
     }
 
@@ -194,7 +194,7 @@ async fn run(submitter: Submitter, mut wire: Wire, mut commands: mpsc::Unbounded
         tokio::select! {
             command = commands.recv() => {
                 let mut next = command;
-                for _ in 0..COMMANDS_PER_TURN_MAX {
+                for taken in 1..=COMMANDS_PER_TURN_MAX {
                     match next {
                         None | Some(Command::Shutdown) => return Ok(()),
                         Some(Command::Submit { request_id, payload, reply }) => {
@@ -208,6 +208,11 @@ async fn run(submitter: Submitter, mut wire: Wire, mut commands: mpsc::Unbounded
                                 rejected_datagrams: wire.rejected,
                             });
                         }
+                    }
+                    // Take another only if it will be handled in this turn: a command taken and not handled
+                    // would be lost.
+                    if taken == COMMANDS_PER_TURN_MAX {
+                        break;
                     }
                     match commands.try_recv() {
                         Ok(command) => next = Some(command),
