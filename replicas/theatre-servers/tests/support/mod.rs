@@ -61,8 +61,8 @@ pub fn workload(seed: u64, count: usize) -> Workload {
     let mut coverage = Coverage::default();
     let mut timestamp_ms = START_MS;
     for id in 1..=count as u64 {
-        timestamp_ms += rng.random_range(0..90_000);
-        if rng.random_bool(0.001) {
+        timestamp_ms += rng.random_range(0..20_000);
+        if rng.random_bool(0.0005) {
             timestamp_ms += 86_400_000; // a day passes: shows become past, the add window moves
         }
         let today = booking::time::today(timestamp_ms, &zone).0;
@@ -83,15 +83,15 @@ fn note_coverage(coverage: &mut Coverage, request: &Request, response: &Response
     }
     *coverage.ok_by_operation.entry(request.operation.name()).or_default() += 1;
     match (&request.operation, &response.body) {
-        (Operation::BookMovieTickets { customer_id, movie_id, .. }, _) => {
-            if !customer_id[..3].eq_ignore_ascii_case(&movie_id[..3]) {
-                coverage.outside_bookings += 1;
-            }
+        (Operation::BookMovieTickets { customer_id, movie_id, .. }, _)
+            if !customer_id[..3].eq_ignore_ascii_case(&movie_id[..3]) =>
+        {
+            coverage.outside_bookings += 1;
         }
-        (Operation::ExchangeTickets { movie_id, new_movie_id, .. }, _) => {
-            if !movie_id[..3].eq_ignore_ascii_case(&new_movie_id[..3]) {
-                coverage.cross_theatre_exchanges += 1;
-            }
+        (Operation::ExchangeTickets { movie_id, new_movie_id, .. }, _)
+            if !movie_id[..3].eq_ignore_ascii_case(&new_movie_id[..3]) =>
+        {
+            coverage.cross_theatre_exchanges += 1;
         }
         (_, Body::Removed(moved)) => {
             coverage.moved_by_removal += moved.iter().filter(|booking| booking.new_movie_id.is_some()).count() as u64;
@@ -177,8 +177,13 @@ fn caller_for(rng: &mut ChaCha8Rng, customer_id: &str) -> String {
 
 fn draw_request(rng: &mut ChaCha8Rng, oracle: &booking::Replica, today: jiff::civil::Date, warm_up: bool) -> Request {
     let roll = if warm_up { 0 } else { rng.random_range(0..100) };
-    let bookings: Vec<booking::peer::HeldBooking> =
-        TheatreCode::ALL.iter().flat_map(|code| oracle.theatre(*code).bookings()).collect();
+    // Now and then a booking of a past show is picked, for PAST_SHOW.
+    let rng_past_ok = rng.random_bool(0.05);
+    let bookings: Vec<booking::peer::HeldBooking> = TheatreCode::ALL
+        .iter()
+        .flat_map(|code| oracle.theatre(*code).bookings())
+        .filter(|held| held.slot.date().0 >= today || rng_past_ok)
+        .collect();
     let operation_and_caller = match roll {
         0..10 => {
             let theatre = theatre(rng);
@@ -193,8 +198,12 @@ fn draw_request(rng: &mut ChaCha8Rng, oracle: &booking::Replica, today: jiff::ci
         10..14 => {
             let theatre = theatre(rng);
             // Prefer a slot holding bookings, so that removals move and cancel some.
-            let booked: Vec<_> =
-                oracle.theatre(theatre).slots().filter(|view| view.booked > 0).map(|view| view.slot).collect();
+            let booked: Vec<_> = oracle
+                .theatre(theatre)
+                .slots()
+                .filter(|view| view.booked > 0 && view.slot.date().0 >= today)
+                .map(|view| view.slot)
+                .collect();
             let operation = if !booked.is_empty() && rng.random_bool(0.8) {
                 let slot = pick(rng, &booked);
                 Operation::RemoveMovieSlots { movie_id: slot.movie_id.to_string(), movie_name: slot.movie.to_string() }
@@ -242,10 +251,12 @@ fn draw_request(rng: &mut ChaCha8Rng, oracle: &booking::Replica, today: jiff::ci
         _ => {
             let customer_id = any_customer(rng);
             let caller = caller_for(rng, &customer_id);
-            // Book mostly where slots exist.
+            // Book mostly where current slots exist.
+            let current = booking::Date(today);
             let slots: Vec<_> = TheatreCode::ALL
                 .iter()
                 .flat_map(|code| oracle.theatre(*code).slots().map(|view| view.slot).collect::<Vec<_>>())
+                .filter(|slot| slot.date() >= current)
                 .collect();
             let (movie_id, movie_name) = if !slots.is_empty() && rng.random_bool(0.85) {
                 let slot = pick(rng, &slots);
