@@ -171,11 +171,9 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
             measured_s: args.duration.as_secs_f64(),
             tally: &tally,
         };
-        if global.json {
-            println!("{}", report.json().render());
-        } else {
-            print!("{}", report.text());
-        }
+        let rendered = if global.json { format!("{}\n", report.json().render()) } else { report.text() };
+        // A closed stdout (`| head`) must not turn a finished run into a panic.
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), rendered.as_bytes());
         if tally.requests == 0 || (tally.error_total() > 0 && !args.allow_errors) { EXIT_FAULT } else { EXIT_SUCCESS }
     })
 }
@@ -257,6 +255,11 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
                 *tally.errors.entry(kind).or_default() += 1;
             }
         };
+        // A connection the server closed while idle is replaced without counting an error:
+        // no request was on it.
+        if connection.as_ref().is_some_and(|open| open.is_closed()) {
+            connection = None;
+        }
         if connection.is_none() {
             match connect(&shared.endpoint).await {
                 Ok(new_connection) => connection = Some(new_connection),
