@@ -22,6 +22,7 @@
 //! (a restarted replica expecting job 1 again): that is the replica manager's job in replicated mode.
 
 use crate::backend::{Backend, BackendError};
+use crate::logging::JobLog;
 use booking::{Request, Response};
 use replica_api::{BATCH_MAX, FromReplica, Job, ToReplica};
 use std::collections::VecDeque;
@@ -162,6 +163,8 @@ struct Driver {
     waiting_index: usize,
     /// Reused buffer for the jobs of one Execute message.
     batch: Vec<Job>,
+    /// Where the one line per answered job goes (see [`crate::logging`]).
+    job_log: Option<&'static JobLog>,
 }
 
 impl Driver {
@@ -183,6 +186,7 @@ impl Driver {
             last_timestamp_ms: i64::MIN,
             waiting_index: 0,
             batch: Vec::with_capacity(BATCH_MAX),
+            job_log: JobLog::installed(),
         }
     }
 
@@ -421,18 +425,20 @@ impl Driver {
                 continue; // a duplicate of an answer already delivered and trimmed
             }
             let slot = &mut self.queue[(id - self.base_id) as usize];
-            if slot.job.take().is_none() {
+            let Some(job) = slot.job.take() else {
                 continue; // already answered
-            }
+            };
             let result = Response::decode(&encoded)
                 .map_err(|error| BackendError::BadResult { job_id: id, reason: error.to_string() });
             match &result {
-                Ok(response) => tracing::info!(
-                    job = id,
-                    op = slot.operation,
-                    code = response.code.as_str(),
-                    us = slot.arrived.elapsed().as_micros() as u64
-                ),
+                Ok(response) => {
+                    let latency_us = slot.arrived.elapsed().as_micros() as u64;
+                    let (operation, user_id, code) = (slot.operation, &job.request.user_id, response.code.as_str());
+                    match self.job_log {
+                        Some(log) => log.answered(id, operation, user_id, code, latency_us),
+                        None => tracing::debug!(job = id, op = operation, user = %user_id, code, us = latency_us),
+                    }
+                }
                 Err(error) => tracing::error!(job = id, op = slot.operation, %error),
             }
             if let Some(reply) = slot.reply.take() {
