@@ -449,7 +449,7 @@ fn bench_runs_and_reports() {
     let output = cineflix(
         &server.url,
         &logs,
-        &["bench", "--no-setup", "--connections", "2", "--duration", "300ms", "--warmup", "100ms"],
+        &["bench", "--no-setup", "--threads", "2", "--connections", "2", "--duration", "300ms", "--warmup", "100ms"],
     );
     let (stdout, _) = expect_exit(&output, 0);
     assert!(stdout.contains("requests:") && stdout.contains("latency µs:") && stdout.contains("p99.9="), "{stdout}");
