@@ -186,7 +186,7 @@ pub struct BenchArgs {
     /// Operation mix as weights: list, book, schedule, cancel, exchange.
     #[arg(long, default_value = "list=20,book=40,schedule=20,cancel=20")]
     pub mix: String,
-    /// Add slots in every theatre for the next days before the run (default).
+    /// Add every slot of every theatre for today and tomorrow (capacity 10,000) before the run (default).
     #[arg(long, overrides_with = "no_setup")]
     pub setup: bool,
     /// Skip the setup phase (the server already has slots).
