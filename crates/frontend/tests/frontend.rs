@@ -441,3 +441,109 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     frontend.stop().await;
     assert!(started.elapsed() < PATIENCE);
 }
+
+/// Request headers, the envelope to send with them, and the version the answer must be in.
+type HeaderCase<'a> = (&'a [(&'a str, &'a str)], &'a Vec<u8>, SoapVersion);
+
+#[tokio::test]
+async fn soap_action_is_ignored_in_every_form_real_clients_send() {
+    let (_replica, frontend) = healthy().await;
+    let mut client = Client::connect(frontend.addr).await;
+    let list = request("VERC0002", Operation::ListMovieShowsAvailability { movie_name: "titanic".to_string() });
+    let v11 = soap::build_request(SoapVersion::V11, &list);
+    let v12 = soap::build_request(SoapVersion::V12, &list);
+    let cases: [HeaderCase; 6] = [
+        (
+            &[
+                ("content-type", "text/xml; charset=utf-8"),
+                ("soapaction", "\"urn:cineflix:booking:v1/listMovieShowsAvailability\""),
+            ],
+            &v11,
+            SoapVersion::V11,
+        ),
+        (&[("content-type", "text/xml; charset=utf-8"), ("soapaction", "urn:whatever")], &v11, SoapVersion::V11),
+        (&[("content-type", "text/xml; charset=utf-8"), ("soapaction", "")], &v11, SoapVersion::V11),
+        (&[("content-type", "text/xml;charset=UTF-8")], &v11, SoapVersion::V11),
+        // zeep's SOAP 1.2 port: action in the content type and a SOAPAction header as well, both misleading here.
+        (
+            &[
+                ("content-type", "application/soap+xml; charset=utf-8; action=\"urn:x/bookMovieTickets\""),
+                ("soapaction", "\"urn:x/bookMovieTickets\""),
+            ],
+            &v12,
+            SoapVersion::V12,
+        ),
+        (&[("content-type", "application/soap+xml")], &v12, SoapVersion::V12),
+    ];
+    for (headers, body, version) in cases {
+        let answer = client.send(Method::POST, "/cineflix", headers, body.clone()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{headers:?}: {}", answer.text());
+        assert_eq!(answer.header("content-type"), version.content_type(), "answers in the request's version");
+        let parsed = soap::parse_response(&answer.body).unwrap();
+        assert_eq!(parsed.response.code, ResultCode::Ok, "{headers:?}");
+        assert!(matches!(parsed.response.body, booking::Body::Shows(_)), "dispatched on the Body: {headers:?}");
+    }
+    frontend.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_front_end_continues_the_replica_job_sequence() {
+    let replica = FakeReplica::start(udp::LinkFaults::default()).await;
+    let date = today().plus_days(1).ddmmyy();
+    let add = request(
+        "OUTA0009",
+        Operation::AddMovieSlots {
+            movie_id: format!("OUTM{date}"),
+            movie_name: "Avengers".to_string(),
+            booking_capacity: 3,
+        },
+    );
+    let book = request(
+        "OUTC0009",
+        Operation::BookMovieTickets {
+            customer_id: "OUTC0009".to_string(),
+            movie_id: format!("OUTM{date}"),
+            movie_name: "Avengers".to_string(),
+            number_of_tickets: 2,
+        },
+    );
+    let first = RunningFrontend::start(test_config(replica.addr)).await;
+    let mut client = Client::connect(first.addr).await;
+    assert_eq!(client.call(SoapVersion::V11, &add).await.response.code, ResultCode::Ok);
+    assert_eq!(client.call(SoapVersion::V11, &book).await.response.code, ResultCode::Ok);
+    drop(client);
+    first.stop().await;
+
+    // A new front end must not start again at job 1: the replica would answer from its cache with the old
+    // results (an OK booking) instead of executing the new request (which is sold out).
+    let second = RunningFrontend::start(test_config(replica.addr)).await;
+    let mut client = Client::connect(second.addr).await;
+    assert_eq!(client.call(SoapVersion::V12, &book).await.response.code, ResultCode::SoldOut);
+    {
+        let log = replica.log.lock().unwrap();
+        assert_eq!(log.executed, [1, 2, 3]);
+        assert!(log.violations.is_empty(), "{:?}", log.violations);
+    }
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_replica_that_starts_after_the_front_end_is_found() {
+    // Hold the replica's address with a plain socket until the front end is seen probing it.
+    let probe_catcher = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = probe_catcher.local_addr().unwrap();
+    let frontend = RunningFrontend::start(test_config(addr)).await;
+    let schedule = request("ATWC0005", Operation::GetBookingSchedule { customer_id: "ATWC0005".to_string() });
+    let address = frontend.addr;
+    let call = tokio::spawn(async move { Client::connect(address).await.call(SoapVersion::V11, &schedule).await });
+    let mut buffer = vec![0u8; 65_536];
+    let (length, _) = within("the front end to probe the replica", probe_catcher.recv_from(&mut buffer)).await.unwrap();
+    assert!(!buffer[..length].is_empty(), "a probe datagram");
+    assert!(!call.is_finished(), "the request waits for a replica");
+    drop(probe_catcher);
+    let replica = FakeReplica::start_at(addr, udp::LinkFaults::default()).await;
+    let answer = within("the answer once the replica is up", call).await.unwrap();
+    assert_eq!(answer.response.code, ResultCode::Ok);
+    assert_eq!(replica.log.lock().unwrap().executed, [1]);
+    frontend.stop().await;
+}

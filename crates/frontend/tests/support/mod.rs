@@ -66,7 +66,12 @@ impl Drop for FakeReplica {
 impl FakeReplica {
     /// Starts a fake replica on an ephemeral loopback port whose sends suffer `faults`.
     pub async fn start(faults: udp::LinkFaults) -> FakeReplica {
-        let endpoint = udp::Endpoint::bind("127.0.0.1:0".parse().unwrap(), faults).await.unwrap();
+        FakeReplica::start_at("127.0.0.1:0".parse().unwrap(), faults).await
+    }
+
+    /// Starts a fake replica at `addr`.
+    pub async fn start_at(addr: SocketAddr, faults: udp::LinkFaults) -> FakeReplica {
+        let endpoint = udp::Endpoint::bind(addr, faults).await.unwrap();
         let addr = endpoint.local_addr().unwrap();
         let log = Arc::new(Mutex::new(ReplicaLog::default()));
         let (received_tx, received) = watch::channel(0u64);
