@@ -32,18 +32,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-impl<B: Backend> Routes<B> {
-    /// Routing for `backend` with the HTTP settings of `[frontend]`.
-    pub fn from_config(frontend: &config::Frontend, backend: B) -> Routes<B> {
-        let public_url = frontend.public_url.trim();
-        Routes {
-            backend,
-            max_body_bytes: frontend.max_body_bytes,
-            public_url: (!public_url.is_empty()).then(|| public_url.to_string()),
-        }
-    }
-}
-
 /// Runs a standalone front end on `listener` as `config` describes, until `shutdown` completes and open
 /// connections have drained. Returns an error only if the UDP endpoint cannot be bound.
 pub async fn run_standalone(

@@ -20,8 +20,9 @@ use std::net::SocketAddr;
 /// The endpoint path of the contract.
 pub const ENDPOINT_PATH: &str = "/cineflix";
 
-/// Content type of the WSDL and of plain-text error bodies' XML siblings.
+/// Content type of the WSDL.
 const TEXT_XML_UTF8: HeaderValue = HeaderValue::from_static("text/xml; charset=utf-8");
+/// Content type of the short explanations sent with plain HTTP errors (404, 405, 413, 415).
 const TEXT_PLAIN_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 /// The HTTP-level settings a request handler needs; shared by every connection.
@@ -39,6 +40,16 @@ pub struct Routes<B> {
 pub type HttpResponse = Response<Full<Bytes>>;
 
 impl<B: Backend> Routes<B> {
+    /// Routing for `backend` with the HTTP settings of `[frontend]`.
+    pub fn from_config(frontend: &config::Frontend, backend: B) -> Routes<B> {
+        let public_url = frontend.public_url.trim();
+        Routes {
+            backend,
+            max_body_bytes: frontend.max_body_bytes,
+            public_url: (!public_url.is_empty()).then(|| public_url.to_string()),
+        }
+    }
+
     /// Answers one request. `local_addr` is the address the client's connection reached (used for the WSDL's
     /// address when the request has no usable Host header).
     pub async fn handle(&self, request: Request<Incoming>, local_addr: SocketAddr) -> HttpResponse {
