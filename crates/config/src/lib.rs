@@ -70,6 +70,8 @@ pub struct Config {
     pub sequencer: Sequencer,
     /// One entry per replica (and its replica manager) in replicated mode.
     pub replicas: Vec<ReplicaConfig>,
+    /// Timeouts and limits of replicated mode (voting, failure detection, replacement).
+    pub replication: Replication,
 }
 
 /// The SOAP front end.
@@ -95,6 +97,12 @@ pub struct Frontend {
     pub request_timeout_ms: u64,
     /// How long the front end waits for a replica before resending a job (standalone driver).
     pub retry_ms: u64,
+    /// Replicated mode: the front end's ordering identity (`ordering::NodeId`); replica managers send a request's
+    /// results to the front end whose node id submitted it. Distinct from the sequencer's and the replicas' ids.
+    pub node_id: u16,
+    /// Replicated mode: where replica managers send results and membership (`manager::Message`). A separate
+    /// socket from `udp`, which speaks only the ordering protocol (one protocol per socket).
+    pub results: SocketAddr,
 }
 
 impl Default for Frontend {
@@ -110,6 +118,8 @@ impl Default for Frontend {
             max_connections: 1024,
             request_timeout_ms: 5_000,
             retry_ms: 20,
+            node_id: 100,
+            results: "127.0.0.1:7101".parse().expect("literal address"),
         }
     }
 }
@@ -174,11 +184,15 @@ pub struct Sequencer {
     pub addr: SocketAddr,
     /// History buffer slots (a power of two).
     pub history: usize,
+    /// The sequencer's ordering identity (`ordering::NodeId`).
+    pub node_id: u16,
+    /// The sequencer's epoch (incarnation); a restarted sequencer must use a higher one.
+    pub epoch: u64,
 }
 
 impl Default for Sequencer {
     fn default() -> Self {
-        Sequencer { addr: "127.0.0.1:7000".parse().expect("literal address"), history: 4096 }
+        Sequencer { addr: "127.0.0.1:7000".parse().expect("literal address"), history: 4096, node_id: 0, epoch: 1 }
     }
 }
 
@@ -200,12 +214,84 @@ pub enum ReplicaFault {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaConfig {
+    /// The replica's id, which is also its replica manager's id and its ordering member's `NodeId`.
     pub id: u16,
-    /// The replica manager's UDP address.
+    /// The replica manager's UDP address: messages between managers, front end reports, status and fault requests.
     pub manager: SocketAddr,
+    /// The replica manager's ordering member address (the sequencer multicasts here). Absent: the port after
+    /// `manager` (see [`ReplicaConfig::member_addr`]).
+    #[serde(default)]
+    pub member: Option<SocketAddr>,
     pub replica: ReplicaAddrs,
+    /// The fault the first replica process starts with; replacements never inherit it.
     #[serde(default)]
     pub fault: ReplicaFault,
+}
+
+impl ReplicaConfig {
+    /// The ordering member's address: `member`, or `manager`'s port + 1.
+    pub fn member_addr(&self) -> SocketAddr {
+        self.member.unwrap_or_else(|| {
+            let mut addr = self.manager;
+            addr.set_port(self.manager.port().wrapping_add(1));
+            addr
+        })
+    }
+}
+
+/// Timeouts and limits of replicated mode. The defaults suit loopback.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Replication {
+    /// `f`: replicas that may answer wrongly at once (software-failure mode answers with `f + 1` identical results).
+    pub faulty_max: usize,
+    /// Consecutive wrong results after which a replica is replaced.
+    pub wrong_limit: u32,
+    /// Floor of the front end's crash-suspicion deadline (twice the slowest recent result time).
+    pub suspect_floor_ms: u64,
+    /// How many recent result times the suspicion deadline is computed over.
+    pub latency_window: usize,
+    /// A replica manager's probe of a suspect that is not answered within this long means "dead".
+    pub probe_timeout_ms: u64,
+    /// A suspect is not probed again within this long.
+    pub recheck_interval_ms: u64,
+    /// Verdicts older than this no longer count towards replacing a replica.
+    pub verdict_ttl_ms: u64,
+    /// A manager whose replica exited repeats its "dead" verdict this often until it is replaced.
+    pub verdict_retry_ms: u64,
+    /// Jobs fed to a replica without progress for this long are fed again (go-back-N).
+    pub job_retry_ms: u64,
+    /// State transfer: snapshot requests, snapshot taking and restoring are retried this often.
+    pub snapshot_retry_ms: u64,
+    /// A recovering replica re-enters the vote within this many seqs of the delivered stream.
+    pub rejoin_lag_seqs: u64,
+    /// Most ordered entries a replica manager buffers for its replica (beyond: back-pressure to the sequencer).
+    pub buffer_max: usize,
+    /// Replica managers repeat their replica's membership to the front end this often.
+    pub announce_interval_ms: u64,
+    /// A started replica process that does not answer a status request within this long is started again.
+    pub replica_start_timeout_ms: u64,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            faulty_max: 1,
+            wrong_limit: 3,
+            suspect_floor_ms: 50,
+            latency_window: 1024,
+            probe_timeout_ms: 200,
+            recheck_interval_ms: 300,
+            verdict_ttl_ms: 2_000,
+            verdict_retry_ms: 300,
+            job_retry_ms: 100,
+            snapshot_retry_ms: 200,
+            rejoin_lag_seqs: 16,
+            buffer_max: 65_536,
+            announce_interval_ms: 500,
+            replica_start_timeout_ms: 10_000,
+        }
+    }
 }
 
 impl Config {
@@ -257,6 +343,37 @@ impl Config {
         if ids.len() != self.replicas.len() {
             return invalid("replica ids must be unique".to_string());
         }
+        if !self.replicas.is_empty() {
+            let (frontend, sequencer) = (self.frontend.node_id, self.sequencer.node_id);
+            if frontend == sequencer || ids.contains(&frontend) || ids.contains(&sequencer) {
+                return invalid(format!(
+                    "frontend.node_id ({frontend}), sequencer.node_id ({sequencer}) and the replica ids must all differ"
+                ));
+            }
+            let mut addrs: Vec<SocketAddr> =
+                self.replicas.iter().flat_map(|replica| [replica.manager, replica.member_addr()]).collect();
+            addrs.extend([self.sequencer.addr, self.frontend.udp, self.frontend.results]);
+            let count = addrs.len();
+            addrs.sort_unstable();
+            addrs.dedup();
+            if addrs.len() != count {
+                return invalid(
+                    "the sequencer, front end (udp, results) and replica manager (manager, member) addresses must differ"
+                        .to_string(),
+                );
+            }
+        }
+        let replication = &self.replication;
+        if replication.wrong_limit == 0 || replication.latency_window == 0 || replication.buffer_max == 0 {
+            return invalid("replication.wrong_limit, latency_window and buffer_max must be at least 1".to_string());
+        }
+        if self.frontend.mode == Mode::Replicated && 2 * replication.faulty_max + 1 > self.replicas.len() {
+            return invalid(format!(
+                "replication.faulty_max = {} needs at least {} replicas",
+                replication.faulty_max,
+                2 * replication.faulty_max + 1
+            ));
+        }
         Ok(())
     }
 }
@@ -287,6 +404,27 @@ mod tests {
     }
 
     #[test]
+    fn replicated_configs_describe_whole_clusters() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        for (file, replicas) in [("replicated.toml", 3), ("replicated-n4.toml", 4)] {
+            let config = Config::load(&dir.join(file)).unwrap();
+            assert_eq!(config.frontend.mode, Mode::Replicated, "{file}");
+            assert_eq!(config.replicas.len(), replicas, "{file}");
+            assert!(config.replicas.iter().all(|replica| replica.fault == ReplicaFault::None), "{file}");
+        }
+    }
+
+    #[test]
+    fn member_address_defaults_to_the_port_after_the_manager() {
+        let text = "[[replicas]]\nid = 1\nmanager = \"127.0.0.1:7210\"\nfault = { kind = \"crash_after\", requests = 5 }\n\
+                    [replicas.replica]\ncontrol = \"127.0.0.1:7310\"";
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.replicas[0].member_addr().to_string(), "127.0.0.1:7211");
+        assert_eq!(config.replicas[0].fault, ReplicaFault::CrashAfter { requests: 5 });
+        assert_eq!(config.replication, Replication::default());
+    }
+
+    #[test]
     fn rejects_bad_values() {
         for (text, needle) in [
             ("[faults]\ndrop = 1.5", "faults.drop"),
@@ -294,6 +432,15 @@ mod tests {
             ("[frontend]\nmode = \"replicated\"", "3 to 7"),
             ("[frontend]\nlisten = \"nonsense\"", "invalid"),
             ("[frontend]\nunknown_key = 1", "unknown"),
+            ("[replication]\nwrong_limit = 0", "wrong_limit"),
+            (
+                "[[replicas]]\nid = 100\nmanager = \"127.0.0.1:1\"\n[replicas.replica]\ncontrol = \"127.0.0.1:2\"",
+                "node_id",
+            ),
+            (
+                "[[replicas]]\nid = 1\nmanager = \"127.0.0.1:1\"\nmember = \"127.0.0.1:1\"\n[replicas.replica]\ncontrol = \"127.0.0.1:2\"",
+                "must differ",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?} gave {err:?}, expected it to mention {needle:?}");
