@@ -259,6 +259,9 @@ pub struct Manager {
     discard_up_to: u64,
     /// Delivered entries the replica has not executed yet: consecutive seqs.
     queue: VecDeque<Queued>,
+    /// Executed jobs whose result has not arrived yet (answers can be reordered or lost): seq → (front end,
+    /// request id). Bounded by `window_jobs`; the oldest go first.
+    awaiting_results: BTreeMap<u64, (NodeId, u64)>,
     /// The replica's next job id, as last reported.
     replica_next_expected: u64,
     /// Highest seq sent in the current go-back-N pass.
@@ -308,6 +311,7 @@ impl Manager {
             delivered_up_to: 0,
             discard_up_to: 0,
             queue: VecDeque::new(),
+            awaiting_results: BTreeMap::new(),
             replica_next_expected: 1,
             fed_up_to: 0,
             fed_high: 0,
@@ -376,17 +380,26 @@ impl Manager {
         }
         let front_seq = self.queue.front().map(|queued| queued.job.seq);
         for (seq, response) in results {
-            let Some(front_seq) = front_seq else { break };
-            if seq < front_seq || seq >= next_expected {
-                continue; // already handled, or claims a result for a job not executed
+            if seq >= next_expected {
+                continue; // claims a result for a job it has not executed
             }
-            let Some(queued) = self.queue.get_mut((seq - front_seq) as usize) else { continue };
-            if queued.result_sent {
-                continue;
-            }
-            queued.result_sent = true;
+            let destination = match front_seq {
+                Some(front_seq) if seq >= front_seq => {
+                    let Some(queued) = self.queue.get_mut((seq - front_seq) as usize) else { continue };
+                    if queued.result_sent {
+                        continue;
+                    }
+                    queued.result_sent = true;
+                    (queued.job.front_end, queued.job.request_id)
+                }
+                // Executed and dequeued, but its result was in an answer that arrived late (reordered).
+                _ => match self.awaiting_results.remove(&seq) {
+                    Some(destination) => destination,
+                    None => continue,
+                },
+            };
             if matches!(self.phase, Phase::Serving) && seq >= self.vote_first_seq {
-                let (front_end, request_id) = (queued.job.front_end, queued.job.request_id);
+                let (front_end, request_id) = destination;
                 let result =
                     ResultMessage { replica_id: self.config.replica_id, incarnation, seq, request_id, response };
                 self.commands.push_back(Command::SendResult { front_end, result });
@@ -398,8 +411,17 @@ impl Manager {
             self.replica_next_expected = next_expected;
             self.fed_up_to = self.fed_up_to.max(next_expected - 1);
             self.last_progress_ms = now_ms;
-            while self.queue.front().is_some_and(|queued| queued.job.seq < next_expected) {
-                self.queue.pop_front();
+            while let Some(queued) = self.queue.pop_front() {
+                if queued.job.seq >= next_expected {
+                    self.queue.push_front(queued);
+                    break;
+                }
+                if !queued.result_sent {
+                    if self.awaiting_results.len() as u64 >= self.config.window_jobs {
+                        self.awaiting_results.pop_first();
+                    }
+                    self.awaiting_results.insert(queued.job.seq, (queued.job.front_end, queued.job.request_id));
+                }
             }
         }
         if matches!(self.phase, Phase::CatchingUp)
@@ -455,6 +477,7 @@ impl Manager {
             return;
         }
         self.replica_up = true;
+        self.awaiting_results.clear();
         self.replica_next_expected = 1;
         self.fed_up_to = 0;
         self.fed_high = 0;

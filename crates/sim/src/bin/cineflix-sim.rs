@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use sim::{OrderingSimOptions, run_ordering};
+use sim::{ClusterScenario, ClusterSimOptions, OrderingSimOptions, run_cluster, run_ordering};
 
 #[derive(Parser, Debug)]
 #[command(name = "cineflix-sim", about = "Deterministic simulations of CineFlix")]
@@ -36,11 +36,58 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Simulates the whole cluster: front end, sequencer, replica managers and replicas, with faults.
+    Cluster {
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 1_000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// random, one-liar, one-crash, crash-and-liar, wrong-right-wrong-wrong or three-wrong.
+        #[arg(long, default_value = "random")]
+        scenario: String,
+        /// Requests the clients issue per seed.
+        #[arg(long, default_value_t = ClusterSimOptions::default().requests)]
+        requests: u64,
+        /// Print every event (use with one seed).
+        #[arg(long)]
+        trace: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Cluster { seeds, start, scenario, requests, trace } => {
+            let Some(scenario) = ClusterScenario::parse(&scenario) else {
+                eprintln!("unknown scenario {scenario:?}");
+                return ExitCode::from(64);
+            };
+            let options = ClusterSimOptions { scenario, requests, trace, ..ClusterSimOptions::default() };
+            let started = Instant::now();
+            let mut totals = sim::ClusterTotals::default();
+            for seed in start..start.saturating_add(seeds) {
+                match run_cluster(seed, &options) {
+                    Ok(outcome) => {
+                        if trace {
+                            println!("seed {seed}: {outcome:?}");
+                        }
+                        totals.add(&outcome);
+                    }
+                    Err(violation) => {
+                        eprintln!("{violation}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            println!(
+                "cluster {}: {seeds} seeds from {start} ok in {:.1} s: {totals:?}",
+                scenario.name(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
         Command::Ordering { seeds, start, requests, fault_ms, trace } => {
             let options = OrderingSimOptions {
                 requests_per_submitter: requests,
