@@ -59,6 +59,9 @@ pub struct Endpoint {
     /// The socket; shared with the timer tasks that send delayed and held-back datagrams, which drop their clone
     /// when they finish.
     socket: Arc<UdpSocket>,
+    /// A second handle on the same socket (a duplicated descriptor) for [`Endpoint::recv_from_now`], which must
+    /// read without consulting tokio's readiness: tokio skips the system call while it believes the socket empty.
+    direct: std::net::UdpSocket,
     /// Largest datagram this endpoint sends.
     max_datagram_bytes: usize,
     /// Next id for a fragmented message; starts random so that a restarted sender does not reuse ids a receiver
@@ -112,11 +115,14 @@ impl Endpoint {
         config.faults.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         framing::datagram_count(0, config.max_datagram_bytes)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let socket = UdpSocket::from_std(bind_std(addr, config.buffer_bytes)?)?;
+        let bound = bind_std(addr, config.buffer_bytes)?;
+        let direct = bound.try_clone()?;
+        let socket = UdpSocket::from_std(bound)?;
         let fault_seed = config.fault_seed.unwrap_or_else(rand::random);
         tracing::debug!(local = %socket.local_addr()?, fault_seed, faults = ?config.faults, "endpoint bound");
         Ok(Endpoint {
             socket: Arc::new(socket),
+            direct,
             max_datagram_bytes: config.max_datagram_bytes,
             next_message_id: AtomicU32::new(rand::random()),
             send: Arc::new(Mutex::new(SendState {
@@ -240,10 +246,33 @@ impl Endpoint {
     /// Returns the next whole message if one can be completed from datagrams already queued in the kernel,
     /// without waiting. For shells that drain the socket before flushing their output.
     pub fn try_recv_from(&self) -> io::Result<Option<(Vec<u8>, SocketAddr)>> {
+        self.receive_queued(|buffer| self.socket.try_recv_from(buffer))
+    }
+
+    /// Like [`Endpoint::try_recv_from`], but always asks the kernel, even when the reactor has not (yet) reported
+    /// the socket readable. For a receiver told out of band that a message was just sent to it (two endpoints
+    /// on one thread): it reads the message without waiting for a reactor round. Finding nothing is harmless:
+    /// the reactor still reports every datagram that arrives.
+    pub fn recv_from_now(&self) -> io::Result<Option<(Vec<u8>, SocketAddr)>> {
+        self.receive_queued(|buffer| self.direct.recv_from(buffer))
+    }
+
+    /// Waits until the reactor reports the socket readable (possibly spuriously: a message may already have been
+    /// read by [`Endpoint::recv_from_now`]). Cancel-safe. Follow it with [`Endpoint::try_recv_from`], whose
+    /// `None` re-arms the readiness.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Reads queued datagrams with `receive` until one completes a message or the socket is empty.
+    fn receive_queued(
+        &self,
+        receive: impl Fn(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
+    ) -> io::Result<Option<(Vec<u8>, SocketAddr)>> {
         let mut state = lock(&self.receive);
         let ReceiveState { buffer, reassembler, malformed } = &mut *state;
         loop {
-            match self.socket.try_recv_from(buffer) {
+            match receive(buffer) {
                 Ok((len, from)) => match reassembler.accept(Instant::now(), from, &buffer[..len]) {
                     Ok(Some(message)) => return Ok(Some((message, from))),
                     Ok(None) => {}
@@ -253,6 +282,7 @@ impl Endpoint {
                     }
                 },
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 // ICMP errors from an earlier send to a closed port surface here on some systems; they say
                 // nothing about this socket's ability to receive.
                 Err(error)

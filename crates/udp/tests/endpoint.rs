@@ -266,3 +266,45 @@ fn endpoint_is_shared_across_threads_of_a_multi_thread_runtime() {
         }
     });
 }
+
+/// Polls `recv_from_now` (never the reactor) until a message is there. Loopback normally queues a datagram during
+/// the send itself, but a busy kernel may finish the delivery a moment later.
+async fn recv_now(endpoint: &Endpoint) -> (Vec<u8>, SocketAddr) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(received) = endpoint.recv_from_now().unwrap() {
+            return received;
+        }
+        assert!(started.elapsed() < HANG_GUARD, "no message within the hang guard");
+        std::thread::sleep(Duration::from_millis(1)); // not a yield: the reactor must not run in between
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn recv_from_now_reads_without_the_reactor_and_readable_still_reports_later_messages() {
+    let sender = faulty(LinkFaults::default(), 1).await;
+    let receiver = faulty(LinkFaults::default(), 2).await;
+    let to = receiver.local_addr().unwrap();
+    assert_eq!(receiver.recv_from_now().unwrap(), None, "nothing sent yet");
+    sender.send_to(b"first", to).await.unwrap();
+    let (message, from) = recv_now(&receiver).await;
+    assert_eq!((message.as_slice(), from), (&b"first"[..], sender.local_addr().unwrap()));
+    assert_eq!(receiver.recv_from_now().unwrap(), None);
+    // A direct read must not hide later datagrams from the reactor path.
+    sender.send_to(b"second", to).await.unwrap();
+    let received = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            receiver.readable().await.unwrap();
+            if let Some(received) = receiver.try_recv_from().unwrap() {
+                return received;
+            }
+        }
+    })
+    .await
+    .expect("readable reports the second message");
+    assert_eq!(received.0, b"second");
+    // A fragmented message arrives whole through the direct path too.
+    let big = pattern(100_000, 3);
+    sender.send_to(&big, to).await.unwrap();
+    assert_eq!(recv_now(&receiver).await.0, big);
+}

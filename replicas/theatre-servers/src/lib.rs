@@ -8,7 +8,8 @@
 //! ```
 //!
 //! - One process runs every server by default, all on one current-thread runtime inside a `LocalSet` (UDP between
-//!   tasks of one thread costs syscalls but no thread wake-ups); `--theatre` runs a subset, so the three theatre
+//!   tasks of one thread costs syscalls but no thread wake-ups; a sender rings the receiver's `doorbell` so that
+//!   it reads at once, without a reactor round); `--theatre` runs a subset, so the three theatre
 //!   servers can live in three processes (or hosts) with the control task in one of them.
 //! - Jobs execute one at a time, replica-wide, in id order (`control`), so cross-theatre work is deterministic:
 //!   for the same jobs the replica gives byte-identical answers and digests to `booking::Replica`.
@@ -21,6 +22,8 @@
 
 pub mod audit_log;
 pub mod control;
+pub mod doorbell;
+pub mod fault;
 pub mod rpc;
 pub mod theatre_server;
 pub mod wire;
@@ -91,6 +94,7 @@ impl ReplicaProcess {
     /// reached at once (and one whose port is taken fails here, not later).
     pub async fn bind(options: &Options) -> io::Result<ReplicaProcess> {
         let incarnation = rpc::new_incarnation();
+        let doorbells = doorbell::Doorbells::default();
         let mut servers = Vec::new();
         let mut theatres = options.theatres.clone();
         theatres.sort();
@@ -106,6 +110,7 @@ impl ReplicaProcess {
                 options.zone.clone(),
                 incarnation,
                 options.retry,
+                &doorbells,
             );
             server.note(&format!("start replica={} theatre={code} incarnation={incarnation}", options.name));
             servers.push(Rc::new(server));
@@ -130,6 +135,11 @@ impl ReplicaProcess {
             control = Some(Control::new(endpoint, routes, client));
         }
         Ok(ReplicaProcess { servers, control, control_client, log_flush_ms: options.log_flush_ms.max(1) })
+    }
+
+    /// The control task, when this process runs it (to set its initial fault).
+    pub fn control_mut(&mut self) -> Option<&mut Control> {
+        self.control.as_mut()
     }
 
     /// Serves until `shutdown` completes (or a socket fails), then flushes the logs. Must run inside a

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use udp::Endpoint;
 
+use crate::doorbell::Doorbells;
 use crate::wire::{Envelope, Kind, Op};
 
 /// How long a caller waits before resending, and how that grows.
@@ -63,6 +64,8 @@ pub struct RpcClient {
     resends: Cell<u64>,
     /// Replies for no pending call: late, duplicated, or from an older incarnation.
     stray_replies: Cell<u64>,
+    /// Rung after each send, so that a callee in this process reads the call without a reactor round.
+    doorbells: Doorbells,
 }
 
 /// Removes a call's pending entry however the call ends (reply, or the caller's future dropped at shutdown).
@@ -87,7 +90,14 @@ impl RpcClient {
             retry,
             resends: Cell::new(0),
             stray_replies: Cell::new(0),
+            doorbells: Doorbells::default(),
         }
+    }
+
+    /// Rings the callee's doorbell in `doorbells` after each call sent (callees in this process).
+    pub fn with_doorbells(mut self, doorbells: Doorbells) -> RpcClient {
+        self.doorbells = doorbells;
+        self
     }
 
     pub fn incarnation(&self) -> u64 {
@@ -135,8 +145,9 @@ impl RpcClient {
                     if attempt > 0 {
                         self.resends.set(self.resends.get() + 1);
                     }
-                    if let Err(error) = self.endpoint.send_to(&message, to).await {
-                        tracing::debug!(%error, %to, "peer call not sent");
+                    match self.endpoint.send_to(&message, to).await {
+                        Ok(()) => self.doorbells.ring(to),
+                        Err(error) => tracing::debug!(%error, %to, "peer call not sent"),
                     }
                 }
                 attempt += 1;
@@ -165,7 +176,10 @@ impl RpcClient {
         let mut send = std::pin::pin!(self.endpoint.send_to(message, to));
         let mut context = std::task::Context::from_waker(Waker::noop());
         match send.as_mut().poll(&mut context) {
-            Poll::Ready(Ok(())) => true,
+            Poll::Ready(Ok(())) => {
+                self.doorbells.ring(to);
+                true
+            }
             Poll::Ready(Err(error)) => {
                 tracing::debug!(%error, %to, "peer call not sent");
                 true // counted as a loss; the retry timer resends

@@ -21,6 +21,7 @@ use jiff::tz::TimeZone;
 use udp::Endpoint;
 
 use crate::audit_log::AuditLog;
+use crate::doorbell::{Doorbell, Doorbells};
 use crate::rpc::{Admission, Responder, RetryPolicy, RpcClient};
 use crate::wire::{Envelope, Kind, Op, RunCall};
 
@@ -58,6 +59,10 @@ pub struct TheatreServer {
     /// Every theatre server's address, indexed by `TheatreCode::index`.
     theatre_addrs: [SocketAddr; 3],
     responder: RefCell<Responder>,
+    /// Rung by senders in this process after they send to this server's endpoint.
+    doorbell: Rc<Doorbell>,
+    /// The doorbells of the servers in this process, rung after each reply sent.
+    doorbells: Doorbells,
     log: RefCell<AuditLog>,
     zone: TimeZone,
     malformed: Cell<u64>,
@@ -68,7 +73,9 @@ pub struct TheatreServer {
 }
 
 impl TheatreServer {
-    /// A server for `code` on `endpoint` (already bound to `theatre_addrs[code]`), writing to `log`.
+    /// A server for `code` on `endpoint` (already bound to `theatre_addrs[code]`), writing to `log`. It registers
+    /// its doorbell in `doorbells`, which every server of the process shares (see [`crate::doorbell`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         code: TheatreCode,
         endpoint: Endpoint,
@@ -77,15 +84,23 @@ impl TheatreServer {
         zone: TimeZone,
         incarnation: u64,
         retry: RetryPolicy,
+        doorbells: &Doorbells,
     ) -> TheatreServer {
         let endpoint = Rc::new(endpoint);
+        let doorbell = Rc::new(Doorbell::default());
+        doorbells.register(theatre_addrs[code.index()], &doorbell);
+        if let Ok(local) = endpoint.local_addr() {
+            doorbells.register(local, &doorbell);
+        }
         TheatreServer {
             code,
             theatre: RefCell::new(Theatre::new(code)),
-            client: RpcClient::new(Rc::clone(&endpoint), incarnation, retry),
+            client: RpcClient::new(Rc::clone(&endpoint), incarnation, retry).with_doorbells(doorbells.clone()),
             endpoint,
             theatre_addrs,
             responder: RefCell::new(Responder::default()),
+            doorbell,
+            doorbells: doorbells.clone(),
             log: RefCell::new(log),
             zone,
             malformed: Cell::new(0),
@@ -122,6 +137,12 @@ impl TheatreServer {
         self.theatre.borrow().snapshot()
     }
 
+    /// Replaces the theatre's whole state (state transfer). The caller guarantees that no job is running.
+    pub fn replace_theatre(&self, theatre: Theatre) {
+        assert_eq!(theatre.code(), self.code, "a theatre server only holds its own theatre");
+        *self.theatre.borrow_mut() = theatre;
+    }
+
     pub fn flush_log(&self) {
         self.log.borrow_mut().flush();
     }
@@ -147,7 +168,7 @@ impl TheatreServer {
     pub async fn serve(self: Rc<Self>) -> io::Result<()> {
         let mut reply = Vec::new();
         loop {
-            let (message, from) = self.endpoint.recv_from().await?;
+            let (message, from) = self.next_message().await?;
             let envelope = match Envelope::decode(&message) {
                 Ok(envelope) => envelope,
                 Err(error) => {
@@ -216,6 +237,32 @@ impl TheatreServer {
         }
     }
 
+    /// The next message for this server: read at once when a server of this process rang the doorbell, else
+    /// when the reactor reports the socket readable (messages from other processes, or rings that found nothing).
+    async fn next_message(&self) -> io::Result<(Vec<u8>, SocketAddr)> {
+        loop {
+            if self.doorbell.take() {
+                if let Some(received) = self.endpoint.recv_from_now()? {
+                    return Ok(received);
+                }
+                // Empty: the announced messages were read already; anything still on its way is reported by the
+                // reactor.
+                self.doorbell.clear();
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = self.doorbell.rung() => {}
+                readable = self.endpoint.readable() => {
+                    readable?;
+                    if let Some(received) = self.endpoint.try_recv_from()? {
+                        return Ok(received);
+                    }
+                }
+            }
+        }
+    }
+
     /// Encodes the reply to `call`, remembers it for retries, and sends it.
     async fn complete(&self, call: &Envelope<'_>, to: SocketAddr, payload: &[u8], reply: &mut Vec<u8>) {
         Envelope {
@@ -231,9 +278,10 @@ impl TheatreServer {
     }
 
     async fn send(&self, message: &[u8], to: SocketAddr) {
-        if let Err(error) = self.endpoint.send_to(message, to).await {
+        match self.endpoint.send_to(message, to).await {
+            Ok(()) => self.doorbells.ring(to),
             // A lost reply: the caller retries and gets it from the reply cache.
-            tracing::debug!(theatre = %self.code, %error, %to, "reply not sent");
+            Err(error) => tracing::debug!(theatre = %self.code, %error, %to, "reply not sent"),
         }
     }
 
