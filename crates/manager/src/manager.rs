@@ -143,7 +143,9 @@ pub enum Command {
     /// until `Manager::handle_snapshot_taken` brings the bytes.
     TakeSnapshot { incarnation: u64, seq: u64 },
     /// Load `snapshot` (the state after `seq`) into the fresh replica of `incarnation`, whose next job is then
-    /// `seq + 1`. Answer with `Manager::handle_restored`. May be repeated (restoring is idempotent).
+    /// `seq + 1`. Answer with `Manager::handle_restored(next_expected)`. May be repeated and duplicated, so the
+    /// replica must restore monotonically: a `Restore` at `seq` when its next job is already beyond `seq + 1`
+    /// changes nothing (it only answers its `next_expected`); otherwise a late copy would roll back executed jobs.
     Restore { incarnation: u64, seq: u64, snapshot: Bytes },
     /// Stop the replica process of `incarnation` if it still runs (it may already be gone).
     KillReplica { incarnation: u64 },

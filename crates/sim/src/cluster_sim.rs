@@ -13,8 +13,9 @@
 //! - (c) every replica's digest after executing a seq that is a multiple of 16 (and every snapshot a replica
 //!   takes) equals the oracle's digest at that seq;
 //! - (d) an `Unavailable` answer is allowed only if, while its round was open, the network dropped a datagram or
-//!   the fault budget was exceeded (more replicas impaired, i.e. faulty or out of the vote, than the budget:
-//!   1 of 3, or 2 of 4 with at most one liar); otherwise it is a violation. Both kinds are counted;
+//!   the round's fault budget was exceeded: the replicas impaired at any moment the round was open (faulty, armed
+//!   to fail, or out of the vote at their manager or at the front end) are more than 1 of 3, or more than 2 of 4,
+//!   or include two liars. Otherwise it is a violation. Both kinds are counted;
 //! - (e) a replacement for wrong answers happens only after the front end reported `consecutive >= 3` for that
 //!   replica, and only for an incarnation that lied; on a loss-free network no healthy replica is replaced;
 //! - prefix consistency: every member delivers the same request at the same seq; a request id is ordered once;
@@ -299,7 +300,11 @@ struct RmSlot {
 struct Round {
     client: usize,
     lost_at_open: u64,
-    over_budget_at_open: u64,
+    /// Replicas impaired (faulty, out of the vote at the front end or at their manager) at any moment the round
+    /// was open.
+    impaired: BTreeSet<ReplicaId>,
+    /// Replicas that lied (or were set to) while the round was open.
+    liars: BTreeSet<ReplicaId>,
 }
 
 #[derive(Debug)]
@@ -453,7 +458,6 @@ struct World {
     oracle_digests: HashMap<u64, [u8; 32]>,
     ordered_ids: HashSet<u64>,
     decided_ids: BTreeSet<u64>,
-    over_budget_steps: u64,
     /// When `Voter::handle_timeout` last ran.
     voter_ran_at_ms: Option<u64>,
     outcome: ClusterOutcome,
@@ -519,7 +523,6 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
         oracle_digests: HashMap::new(),
         ordered_ids: HashSet::new(),
         decided_ids: BTreeSet::new(),
-        over_budget_steps: 0,
         voter_ran_at_ms: None,
         outcome: ClusterOutcome { replicas: setup.replicas as u64, ..ClusterOutcome::default() },
         setup,
@@ -644,9 +647,7 @@ impl World {
             self.step += 1;
             self.apply(event)?;
             self.drain()?;
-            if self.impaired_over_budget() {
-                self.over_budget_steps += 1;
-            }
+            self.track_impairment();
         }
     }
 
@@ -861,11 +862,8 @@ impl World {
             Ok(()) => {
                 self.front_end.next_request_id += 1;
                 self.front_end.voter.open(request_id, self.now_ms);
-                let round = Round {
-                    client: index,
-                    lost_at_open: self.network.stats().lost,
-                    over_budget_at_open: self.over_budget_steps,
-                };
+                let (impaired, liars) = self.impaired();
+                let round = Round { client: index, lost_at_open: self.network.stats().lost, impaired, liars };
                 self.front_end.rounds.insert(request_id, round);
                 self.clients[index].outstanding = Some(request_id);
                 self.outcome.requests += 1;
@@ -906,7 +904,7 @@ impl World {
                 self.front_end.submitter.cancel(round);
                 if let Some(info) = self.finish_round(round) {
                     let lost = self.network.stats().lost > info.lost_at_open;
-                    let over_budget = self.over_budget_steps > info.over_budget_at_open || self.impaired_over_budget();
+                    let over_budget = info.impaired.len() > self.setup.budget() || info.liars.len() > 1;
                     self.outcome.unavailable_after_loss += u64::from(lost);
                     self.outcome.unavailable_over_budget += u64::from(over_budget);
                     if !lost && !over_budget {
@@ -1075,6 +1073,11 @@ impl World {
                 self.check_digest(id, executed_up_to, digest)?;
                 FromReplica::Snapshot { executed_up_to, bytes }
             }
+            ToReplica::Restore { seq, .. } if seq + 1 < replica.next_expected => {
+                // A duplicated or retried restore must not roll back what was executed since: restoring is
+                // monotonic (the replica-api contract the manager relies on).
+                FromReplica::Restored { next_expected: replica.next_expected }
+            }
             ToReplica::Restore { seq, bytes } => {
                 let Ok(state) = Replica::restore(&bytes) else {
                     return Err(self.violation(format!("replica{id} was asked to restore a snapshot that does not decode")));
@@ -1185,26 +1188,37 @@ impl World {
 
     // ----- faults -----
 
-    fn impaired(&self) -> (usize, usize) {
-        let mut impaired = 0;
-        let mut liars = 0;
+    /// Replicas impaired now (faulty or armed to fail, or out of the vote at their manager or at the front end),
+    /// and those of them that lie.
+    fn impaired(&self) -> (BTreeSet<ReplicaId>, BTreeSet<ReplicaId>) {
+        let mut impaired = BTreeSet::new();
+        let mut liars = BTreeSet::new();
         for slot in &self.slots {
-            let fault = slot.replica.as_ref().map(|replica| &replica.fault);
-            let faulty = fault.is_some_and(|fault| *fault != Fault::Honest)
-                || slot.replica.as_ref().is_some_and(|replica| !replica.alive || replica.hung);
-            if faulty || !slot.manager.is_serving() {
-                impaired += 1;
+            let faulty = slot.replica.as_ref().is_none_or(|replica| {
+                replica.fault != Fault::Honest || !replica.alive || replica.hung || replica.lied
+            });
+            let out_at_front_end = self.front_end.memberships.get(&slot.id).is_some_and(|(_, in_vote)| !in_vote)
+                || self.front_end.pending_replace.contains_key(&slot.id);
+            if faulty || out_at_front_end || !slot.manager.is_serving() {
+                impaired.insert(slot.id);
             }
-            if fault.is_some_and(Fault::lies) {
-                liars += 1;
+            if slot.replica.as_ref().is_some_and(|replica| replica.fault.lies() || replica.lied) {
+                liars.insert(slot.id);
             }
         }
         (impaired, liars)
     }
 
-    fn impaired_over_budget(&self) -> bool {
+    /// Adds what is impaired now to every open round's record (for the `Unavailable` rule).
+    fn track_impairment(&mut self) {
+        if self.front_end.rounds.is_empty() {
+            return;
+        }
         let (impaired, liars) = self.impaired();
-        impaired > self.setup.budget() || liars > 1
+        for round in self.front_end.rounds.values_mut() {
+            round.impaired.extend(impaired.iter().copied());
+            round.liars.extend(liars.iter().copied());
+        }
     }
 
     fn chaos(&mut self) {
@@ -1222,9 +1236,10 @@ impl World {
             return;
         }
         let (impaired, liars) = self.impaired();
-        if impaired >= self.setup.budget() {
+        if impaired.len() >= self.setup.budget() {
             return;
         }
+        let liars = liars.len();
         let candidates: Vec<usize> = (0..self.slots.len())
             .filter(|&index| {
                 let slot = &self.slots[index];

@@ -1,0 +1,79 @@
+//! Runs the whole-cluster simulation: random fault mixes over many seeds (`SIM_CLUSTER_SEEDS`, default 300;
+//! `SIM_CLUSTER_START` moves the first seed), and each named scenario over a few seeds with the outcome it must
+//! have. A failure names the seed and the command that replays it.
+
+use sim::{ClusterScenario, ClusterSimOptions, ClusterTotals, run_cluster, run_cluster_seeds};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map_or(default, |value| value.parse().unwrap_or_else(|_| panic!("{name}={value}: not a number")))
+}
+
+fn run(scenario: ClusterScenario, seeds: u64) -> ClusterTotals {
+    let options = ClusterSimOptions { scenario, ..ClusterSimOptions::default() };
+    let start = env_u64("SIM_CLUSTER_START", 0);
+    run_cluster_seeds(start, seeds, &options).unwrap_or_else(|violation| panic!("{violation}"))
+}
+
+#[test]
+fn random_fault_mixes_hold_every_invariant() {
+    let seeds = env_u64("SIM_CLUSTER_SEEDS", 300);
+    let totals = run(ClusterScenario::Random, seeds);
+    eprintln!("{totals:?}");
+    // The simulation must exercise what it claims to check, or its silence proves nothing.
+    assert!(totals.seeds_with_four > 0 && totals.seeds_with_four < seeds, "both n = 3 and n = 4: {totals:?}");
+    assert!(totals.replaced_wrong > 0 && totals.replaced_crash > 0, "both kinds of replacement: {totals:?}");
+    assert!(totals.rejoined > 0 && totals.lost > 0 && totals.digest_checks > 0, "{totals:?}");
+    assert!(totals.decided > totals.requests * 9 / 10, "most requests answered: {totals:?}");
+}
+
+#[test]
+fn one_liar_of_three_is_replaced_and_no_request_fails() {
+    let seeds = 10;
+    let totals = run(ClusterScenario::OneLiar, seeds);
+    assert_eq!((totals.replaced_wrong, totals.replaced_crash, totals.rejoined), (seeds, 0, seeds), "{totals:?}");
+    assert_eq!(totals.unavailable, 0, "{totals:?}");
+    assert_eq!(totals.decided, totals.requests);
+}
+
+#[test]
+fn one_crash_of_three_is_replaced_by_agreement_and_catches_up() {
+    let seeds = 10;
+    let totals = run(ClusterScenario::OneCrash, seeds);
+    assert_eq!((totals.replaced_wrong, totals.replaced_crash, totals.rejoined), (0, seeds, seeds), "{totals:?}");
+    assert_eq!(totals.unavailable, 0, "{totals:?}");
+}
+
+#[test]
+fn four_replicas_survive_a_hang_and_a_liar_at_the_same_time() {
+    let seeds = 10;
+    let totals = run(ClusterScenario::CrashAndLiar, seeds);
+    assert_eq!((totals.replaced_wrong, totals.replaced_crash), (seeds, seeds), "{totals:?}");
+    assert_eq!(totals.rejoined, 2 * seeds, "{totals:?}");
+    assert_eq!(totals.unavailable, 0, "{totals:?}");
+}
+
+#[test]
+fn wrong_right_wrong_wrong_never_replaces() {
+    let seeds = 10;
+    let totals = run(ClusterScenario::WrongRightWrongWrong, seeds);
+    assert_eq!(totals.wrong_reports, 3 * seeds, "{totals:?}");
+    assert_eq!(totals.replaced_wrong + totals.replaced_crash, 0, "{totals:?}");
+}
+
+#[test]
+fn three_consecutive_wrong_answers_replace_exactly_once() {
+    let seeds = 10;
+    let totals = run(ClusterScenario::ThreeWrong, seeds);
+    assert_eq!(totals.wrong_reports, 3 * seeds, "{totals:?}");
+    assert_eq!((totals.replaced_wrong, totals.replaced_crash, totals.rejoined), (seeds, 0, seeds), "{totals:?}");
+}
+
+#[test]
+fn a_cluster_seed_replays_identically() {
+    let options = ClusterSimOptions::default();
+    let first = run_cluster(11, &options).expect("seed 11 passes");
+    let second = run_cluster(11, &options).expect("seed 11 passes");
+    assert_eq!(first, second);
+}
