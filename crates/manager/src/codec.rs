@@ -162,11 +162,9 @@ impl Message {
                 let from = reader.u16()?;
                 let from_incarnation = reader.u64()?;
                 let body = match reader.u8()? {
-                    BODY_VERDICT => PeerBody::Verdict {
-                        suspect: reader.u16()?,
-                        incarnation: reader.u64()?,
-                        alive: reader.flag()?,
-                    },
+                    BODY_VERDICT => {
+                        PeerBody::Verdict { suspect: reader.u16()?, incarnation: reader.u64()?, alive: reader.flag()? }
+                    }
                     BODY_SNAPSHOT_REQUEST => PeerBody::SnapshotRequest { seq: reader.u64()? },
                     BODY_SNAPSHOT_TOO_LATE => {
                         PeerBody::SnapshotTooLate { seq: reader.u64()?, fed_up_to: reader.u64()? }

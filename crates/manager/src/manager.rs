@@ -565,11 +565,12 @@ impl Manager {
         match body {
             PeerBody::Verdict { suspect, incarnation, alive } => {
                 self.log(Audit::Verdict { from, suspect, incarnation, alive });
-                if suspect == self.config.replica_id {
-                    if matches!(self.phase, Phase::Serving) && incarnation == self.incarnation {
-                        self.verdicts.insert(from, (alive, now_ms));
-                        self.evaluate(now_ms);
-                    }
+                if suspect == self.config.replica_id
+                    && matches!(self.phase, Phase::Serving)
+                    && incarnation == self.incarnation
+                {
+                    self.verdicts.insert(from, (alive, now_ms));
+                    self.evaluate(now_ms);
                 }
                 if !alive {
                     // Someone found it dead: confirm with a check of our own (rate-limited).
@@ -819,9 +820,7 @@ impl Manager {
         let mut seq = self.fed_up_to + 1;
         while seq <= limit {
             let last = limit.min(seq + self.config.batch_jobs_max as u64 - 1);
-            let jobs: Vec<Job> = (seq..=last)
-                .map(|seq| self.queue[(seq - front_seq) as usize].job.clone())
-                .collect();
+            let jobs: Vec<Job> = (seq..=last).map(|seq| self.queue[(seq - front_seq) as usize].job.clone()).collect();
             debug_assert!(jobs.first().is_some_and(|job| job.seq == seq), "queue and seqs disagree");
             self.commands.push_back(Command::Execute { incarnation: self.incarnation, jobs });
             seq = last + 1;
@@ -884,7 +883,8 @@ impl Manager {
         let probe_id = self.next_probe_id;
         self.next_probe_id += 1;
         self.stats.probes += 1;
-        self.checks.insert(suspect, Check { probe_id, incarnation, deadline_ms: now_ms + self.config.probe_timeout_ms });
+        self.checks
+            .insert(suspect, Check { probe_id, incarnation, deadline_ms: now_ms + self.config.probe_timeout_ms });
         self.commands.push_back(Command::Probe { probe_id, replica_id: suspect });
     }
 
@@ -945,7 +945,8 @@ impl Manager {
         }
         fetch.replies.insert(from, (digest, bytes));
         let agreed = fetch.replies.iter().find_map(|(donor, (digest, bytes))| {
-            let matching = fetch.replies.iter().any(|(other, (other_digest, _))| other != donor && other_digest == digest);
+            let matching =
+                fetch.replies.iter().any(|(other, (other_digest, _))| other != donor && other_digest == digest);
             matching.then(|| (*digest, bytes.clone()))
         });
         let Some((digest, snapshot)) = agreed else { return };

@@ -83,8 +83,11 @@ fn foreign_magic_unknown_version_kind_and_flag_are_rejected() {
 fn message() -> impl Strategy<Value = Message> {
     let bytes = || proptest::collection::vec(any::<u8>(), 0..64).prop_map(Bytes::from);
     let body = prop_oneof![
-        (any::<u16>(), any::<u64>(), any::<bool>())
-            .prop_map(|(suspect, incarnation, alive)| PeerBody::Verdict { suspect, incarnation, alive }),
+        (any::<u16>(), any::<u64>(), any::<bool>()).prop_map(|(suspect, incarnation, alive)| PeerBody::Verdict {
+            suspect,
+            incarnation,
+            alive
+        }),
         any::<u64>().prop_map(|seq| PeerBody::SnapshotRequest { seq }),
         (any::<u64>(), any::<u64>()).prop_map(|(seq, fed_up_to)| PeerBody::SnapshotTooLate { seq, fed_up_to }),
         (any::<u64>(), any::<[u8; 32]>(), bytes()).prop_map(|(seq, digest, bytes)| PeerBody::Snapshot {
@@ -102,10 +105,14 @@ fn message() -> impl Strategy<Value = Message> {
                 consecutive
             })
         ),
-        (any::<u16>(), any::<u64>(), any::<u64>())
-            .prop_map(|(replica_id, seq, request_id)| Message::Report(Report::Suspected { replica_id, seq, request_id })),
-        (any::<u16>(), any::<u64>(), body)
-            .prop_map(|(from, from_incarnation, body)| Message::Peer(PeerMessage { from, from_incarnation, body })),
+        (any::<u16>(), any::<u64>(), any::<u64>()).prop_map(|(replica_id, seq, request_id)| Message::Report(
+            Report::Suspected { replica_id, seq, request_id }
+        )),
+        (any::<u16>(), any::<u64>(), body).prop_map(|(from, from_incarnation, body)| Message::Peer(PeerMessage {
+            from,
+            from_incarnation,
+            body
+        })),
         (any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(), bytes()).prop_map(
             |(replica_id, incarnation, seq, request_id, response)| Message::Result(ResultMessage {
                 replica_id,

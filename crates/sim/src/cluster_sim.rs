@@ -22,6 +22,7 @@
 //! - (f) after the fault phase (network healed, no new faults, armed faults disarmed; liars and crashed replicas
 //!   stay until replaced, with clients kept busy until then): every manager serves, every replica has executed
 //!   every ordered seq and has the oracle's digest, and every request id is applied exactly once.
+//!
 //! A violation names the seed and the command that replays it.
 
 use std::cmp::Reverse;
@@ -215,7 +216,9 @@ pub fn cluster_replay_command(seed: u64, scenario: ClusterScenario) -> String {
 enum Fault {
     Honest,
     /// Every result is random bytes, or the correct bytes with one bit flipped.
-    Lie { bit_flip: bool },
+    Lie {
+        bit_flip: bool,
+    },
     /// Lies exactly at these seqs, honest otherwise.
     LieAt(BTreeSet<u64>),
     /// The process exits after this many more executions (0: at once).
@@ -477,8 +480,11 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
         .enumerate()
         .map(|(index, &id)| {
             pending_faults.insert(index, setup.initial_faults[index].clone());
-            let member_config =
-                MemberConfig::new(NodeId(id), SEQUENCER).staggered(index, setup.replicas, sequencer_config.history_capacity);
+            let member_config = MemberConfig::new(NodeId(id), SEQUENCER).staggered(
+                index,
+                setup.replicas,
+                sequencer_config.history_capacity,
+            );
             RmSlot {
                 id,
                 member: Member::new(member_config, start_ms),
@@ -664,7 +670,10 @@ impl World {
                     slot.manager.delivered_up_to(),
                     slot.manager.executed_up_to(),
                     match &slot.replica {
-                        Some(replica) => format!("inc {} {:?} alive {} hung {}", replica.incarnation, replica.fault, replica.alive, replica.hung),
+                        Some(replica) => format!(
+                            "inc {} {:?} alive {} hung {}",
+                            replica.incarnation, replica.fault, replica.alive, replica.hung
+                        ),
                         None => "none".to_owned(),
                     }
                 )
@@ -1080,7 +1089,9 @@ impl World {
             }
             ToReplica::Restore { seq, bytes } => {
                 let Ok(state) = Replica::restore(&bytes) else {
-                    return Err(self.violation(format!("replica{id} was asked to restore a snapshot that does not decode")));
+                    return Err(
+                        self.violation(format!("replica{id} was asked to restore a snapshot that does not decode"))
+                    );
                 };
                 let digest = state.digest();
                 let replica = self.slots[index].replica.as_mut().expect("checked above");
@@ -1194,9 +1205,10 @@ impl World {
         let mut impaired = BTreeSet::new();
         let mut liars = BTreeSet::new();
         for slot in &self.slots {
-            let faulty = slot.replica.as_ref().is_none_or(|replica| {
-                replica.fault != Fault::Honest || !replica.alive || replica.hung || replica.lied
-            });
+            let faulty = slot
+                .replica
+                .as_ref()
+                .is_none_or(|replica| replica.fault != Fault::Honest || !replica.alive || replica.hung || replica.lied);
             let out_at_front_end = self.front_end.memberships.get(&slot.id).is_some_and(|(_, in_vote)| !in_vote)
                 || self.front_end.pending_replace.contains_key(&slot.id);
             if faulty || out_at_front_end || !slot.manager.is_serving() {
@@ -1446,15 +1458,18 @@ impl World {
             && self.front_end.voter.open_rounds() == 0
             && self.front_end.submitter.in_flight() == 0
             && self.all_healthy()
-            && self.slots.iter().all(|slot| {
-                slot.manager.delivered_up_to() == high_seq && slot.manager.executed_up_to() == high_seq
-            })
+            && self
+                .slots
+                .iter()
+                .all(|slot| slot.manager.delivered_up_to() == high_seq && slot.manager.executed_up_to() == high_seq)
     }
 
     fn final_checks(&self) -> Result<(), ClusterViolation> {
         let high_seq = self.sequencer.high_seq();
         if self.canonical.len() as u64 != high_seq {
-            return Err(self.violation(format!("oracle applied {} seqs but high_seq is {high_seq}", self.canonical.len())));
+            return Err(
+                self.violation(format!("oracle applied {} seqs but high_seq is {high_seq}", self.canonical.len()))
+            );
         }
         let oracle_digest = self.oracle.digest();
         for slot in &self.slots {

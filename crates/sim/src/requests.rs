@@ -15,7 +15,8 @@ pub const START_MS: u64 = 1_795_539_600_000;
 
 const THEATRES: [&str; 3] = ["ATW", "OUT", "VER"];
 const LETTERS: [&str; 3] = ["M", "A", "E"];
-const CUSTOMERS: [&str; 8] = ["ATWC0001", "ATWC0002", "OUTC0001", "OUTC0002", "VERC0001", "VERC0002", "atwc0001", "outc0002"];
+const CUSTOMERS: [&str; 8] =
+    ["ATWC0001", "ATWC0002", "OUTC0001", "OUTC0002", "VERC0001", "VERC0002", "atwc0001", "outc0002"];
 
 /// Makes requests from the simulation's RNG.
 #[derive(Debug)]

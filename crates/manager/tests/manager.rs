@@ -1,0 +1,239 @@
+//! Feature tests of the replica manager core, one per rule: feeding, wrong-result replacement, crash agreement
+//! with incarnations, and state transfer. The whole-cluster behaviour is exercised by `crates/sim`.
+
+use bytes::Bytes;
+use manager::{
+    Audit, Command, Manager, ManagerConfig, Membership, PeerBody, PeerMessage, ReplaceReason, ReplicaPhase, Report,
+};
+use ordering::{NodeId, OrderedEntry};
+
+const FE: NodeId = NodeId(100);
+
+fn manager(id: u16, n: u16) -> Manager {
+    let mut manager = Manager::new(ManagerConfig::new(id, (1..=n).collect()), 0);
+    assert_eq!(drain(&mut manager), vec![Command::StartReplica { incarnation: 1 }]);
+    manager.handle_replica_started(0, 1);
+    manager
+}
+
+fn drain(manager: &mut Manager) -> Vec<Command> {
+    std::iter::from_fn(|| manager.poll_command()).filter(|command| !matches!(command, Command::Log(_))).collect()
+}
+
+fn drain_all(manager: &mut Manager) -> Vec<Command> {
+    std::iter::from_fn(|| manager.poll_command()).collect()
+}
+
+fn entry(seq: u64) -> OrderedEntry {
+    OrderedEntry {
+        seq,
+        timestamp_ms: 1_000 + seq,
+        submitter: FE,
+        request_id: 500 + seq,
+        payload: Bytes::from(vec![seq as u8]),
+    }
+}
+
+fn peer(from: u16, incarnation: u64, body: PeerBody) -> PeerMessage {
+    PeerMessage { from, from_incarnation: incarnation, body }
+}
+
+fn executed_seqs(commands: &[Command]) -> Vec<u64> {
+    commands
+        .iter()
+        .filter_map(|command| match command {
+            Command::Execute { jobs, .. } => Some(jobs.iter().map(|job| job.seq).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Delivers `1..=up_to` and has the replica execute them all, answering `ok`.
+fn run_up_to(manager: &mut Manager, up_to: u64, incarnation: u64) {
+    for seq in manager.delivered_up_to() + 1..=up_to {
+        manager.handle_delivered(0, entry(seq));
+    }
+    let results = (manager.executed_up_to() + 1..=up_to).map(|seq| (seq, Bytes::from_static(b"ok"))).collect();
+    manager.handle_executed(0, incarnation, up_to + 1, results);
+}
+
+#[test]
+fn entries_are_fed_in_order_and_results_go_to_the_front_end_once() {
+    let mut m = manager(1, 3);
+    for seq in 1..=3 {
+        m.handle_delivered(0, entry(seq));
+    }
+    assert_eq!(executed_seqs(&drain(&mut m)), vec![1, 2, 3]);
+    m.handle_executed(5, 1, 3, vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))]);
+    // A reordered, older answer repeats result 2 and adds nothing new.
+    m.handle_executed(6, 1, 2, vec![(1, Bytes::from_static(b"a"))]);
+    m.handle_executed(7, 1, 4, vec![(2, Bytes::from_static(b"b")), (3, Bytes::from_static(b"c"))]);
+    let sent: Vec<(u64, u64)> = drain(&mut m)
+        .into_iter()
+        .filter_map(|command| match command {
+            Command::SendResult { front_end, result } => {
+                assert_eq!(front_end, FE);
+                Some((result.seq, result.request_id))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![(1, 501), (2, 502), (3, 503)]);
+    assert_eq!(m.executed_up_to(), 3);
+}
+
+#[test]
+fn unanswered_jobs_are_fed_again_from_next_expected() {
+    let mut m = manager(1, 3);
+    for seq in 1..=4 {
+        m.handle_delivered(0, entry(seq));
+    }
+    drain(&mut m);
+    m.handle_executed(10, 1, 3, vec![]);
+    let retry_at = m.poll_timeout().expect("a retry is due");
+    assert!(retry_at > 10);
+    m.handle_timeout(retry_at);
+    assert_eq!(executed_seqs(&drain(&mut m)), vec![3, 4]);
+}
+
+#[test]
+fn three_consecutive_wrong_reports_replace_the_own_replica_only() {
+    let mut m = manager(2, 3);
+    run_up_to(&mut m, 10, 1);
+    drain(&mut m);
+    let wrong = |replica_id, consecutive| Report::Wrong { replica_id, seq: 9, request_id: 509, consecutive };
+    m.handle_report(0, wrong(3, 3));
+    assert_eq!(drain(&mut m), vec![], "another replica's manager acts on it");
+    assert_eq!(m.reported_wrong(3), 3);
+    m.handle_report(0, wrong(2, 2));
+    assert_eq!(drain(&mut m), vec![]);
+    m.handle_report(0, wrong(2, 3));
+    let commands = drain(&mut m);
+    assert_eq!(
+        commands,
+        vec![
+            Command::AnnounceMembership(Membership { replica_id: 2, incarnation: 2, in_vote: false }),
+            Command::KillReplica { incarnation: 1 },
+            Command::StartReplica { incarnation: 2 },
+        ]
+    );
+    // A repeated report about the replaced incarnation changes nothing.
+    m.handle_report(0, wrong(2, 3));
+    assert_eq!(drain(&mut m), vec![]);
+}
+
+#[test]
+fn a_crash_needs_a_majority_of_verdicts_at_the_current_incarnation() {
+    let mut m = manager(1, 3);
+    run_up_to(&mut m, 5, 1);
+    drain(&mut m);
+    // A stale "dead" verdict about an earlier incarnation (0 never existed) does not count.
+    m.handle_peer(0, peer(2, 1, PeerBody::Verdict { suspect: 1, incarnation: 0, alive: false }));
+    // The dead verdict makes this manager check its own replica.
+    let probe_id = match drain(&mut m).as_slice() {
+        [Command::Probe { probe_id, replica_id: 1 }] => *probe_id,
+        other => panic!("expected a probe, got {other:?}"),
+    };
+    m.handle_probe_answered(1, probe_id);
+    let verdicts = drain(&mut m);
+    assert_eq!(verdicts.len(), 2, "its alive verdict goes to both other managers: {verdicts:?}");
+    // One dead verdict at the current incarnation plus an alive one of its own: no majority.
+    m.handle_peer(2, peer(2, 1, PeerBody::Verdict { suspect: 1, incarnation: 1, alive: false }));
+    drain(&mut m);
+    assert_eq!(m.phase(), ReplicaPhase::Serving);
+    m.handle_peer(3, peer(3, 1, PeerBody::Verdict { suspect: 1, incarnation: 1, alive: false }));
+    let commands = drain_all(&mut m);
+    assert!(
+        commands.contains(&Command::Log(Audit::ReplacementStarted { incarnation: 2, reason: ReplaceReason::Crash }))
+    );
+    assert!(commands.contains(&Command::StartReplica { incarnation: 2 }));
+}
+
+#[test]
+fn the_own_process_exit_is_one_vote_and_others_confirm() {
+    let mut m = manager(1, 4);
+    run_up_to(&mut m, 5, 1);
+    drain(&mut m);
+    m.handle_replica_exited(10, 1);
+    let commands = drain(&mut m);
+    let told = commands
+        .iter()
+        .filter(|c| {
+            matches!(c, Command::SendToManager { message, .. }
+        if message.body == PeerBody::Verdict { suspect: 1, incarnation: 1, alive: false })
+        })
+        .count();
+    assert_eq!(told, 3, "{commands:?}");
+    // n = 4: the majority is 3, so one confirmation is not enough.
+    m.handle_peer(11, peer(2, 1, PeerBody::Verdict { suspect: 1, incarnation: 1, alive: false }));
+    drain(&mut m);
+    assert_eq!(m.phase(), ReplicaPhase::Serving);
+    m.handle_peer(12, peer(3, 1, PeerBody::Verdict { suspect: 1, incarnation: 1, alive: false }));
+    drain(&mut m);
+    assert_eq!(m.phase(), ReplicaPhase::Starting);
+    assert_eq!(m.incarnation(), 2);
+}
+
+#[test]
+fn a_donor_pauses_at_the_point_snapshots_and_refuses_points_it_passed() {
+    let mut m = manager(2, 3);
+    run_up_to(&mut m, 5, 1);
+    drain(&mut m);
+    m.handle_peer(0, peer(1, 2, PeerBody::SnapshotRequest { seq: 3 }));
+    assert_eq!(
+        drain(&mut m),
+        vec![Command::SendToManager { to: 1, message: peer(2, 1, PeerBody::SnapshotTooLate { seq: 3, fed_up_to: 5 }) }]
+    );
+    m.handle_peer(0, peer(1, 2, PeerBody::SnapshotRequest { seq: 7 }));
+    for seq in 6..=9 {
+        m.handle_delivered(0, entry(seq));
+    }
+    assert_eq!(executed_seqs(&drain(&mut m)), vec![6, 7], "feeding pauses at the point");
+    m.handle_executed(0, 1, 8, vec![]);
+    assert_eq!(drain(&mut m), vec![Command::TakeSnapshot { incarnation: 1, seq: 7 }]);
+    let snapshot = Bytes::from_static(b"state after 7");
+    m.handle_snapshot_taken(0, 1, 7, snapshot.clone());
+    let commands = drain(&mut m);
+    let digest: [u8; 32] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&snapshot).into()
+    };
+    assert_eq!(
+        commands[0],
+        Command::SendToManager { to: 1, message: peer(2, 1, PeerBody::Snapshot { seq: 7, digest, bytes: snapshot }) }
+    );
+    assert_eq!(executed_seqs(&commands[1..]), vec![8, 9], "feeding resumes");
+}
+
+#[test]
+fn recovery_restores_only_on_two_matching_verified_digests_then_rejoins() {
+    let mut m = manager(1, 3);
+    run_up_to(&mut m, 4, 1);
+    m.handle_report(0, Report::Wrong { replica_id: 1, seq: 4, request_id: 504, consecutive: 3 });
+    drain(&mut m);
+    m.handle_replica_started(0, 2);
+    let requests = drain(&mut m);
+    assert_eq!(requests.len(), 2, "asks both other managers: {requests:?}");
+    assert!(requests.iter().all(|c| matches!(c, Command::SendToManager { message, .. }
+        if message.body == PeerBody::SnapshotRequest { seq: 4 })));
+    m.handle_delivered(0, entry(5));
+    let good = Bytes::from(booking::Replica::new().snapshot());
+    let digest = booking::Replica::new().digest();
+    // A snapshot whose bytes do not hash to its digest is dropped; a second good one is needed.
+    m.handle_peer(0, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: Bytes::from_static(b"forged") }));
+    m.handle_peer(0, peer(3, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    assert_eq!(drain(&mut m), vec![]);
+    assert_eq!(m.stats().snapshots_corrupt, 1);
+    m.handle_peer(0, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    assert_eq!(drain(&mut m), vec![Command::Restore { incarnation: 2, seq: 4, snapshot: good }]);
+    m.handle_restored(0, 2, 5);
+    let commands = drain(&mut m);
+    assert!(commands.contains(&Command::AnnounceMembership(Membership {
+        replica_id: 1,
+        incarnation: 2,
+        in_vote: true
+    })));
+    assert_eq!(executed_seqs(&commands), vec![5], "the entry after the point is replayed");
+    assert_eq!(m.phase(), ReplicaPhase::Serving);
+}
