@@ -26,6 +26,8 @@ pub struct AuditLog {
     zone: TimeZone,
     /// Reused for every line, so logging allocates nothing in the steady state.
     line: String,
+    /// The last formatted seconds of both times on a line (see [`LineTimes`]).
+    times: LineTimes,
     /// Set after the first write error so that a full disk is reported once, not per request.
     failed: bool,
 }
@@ -42,6 +44,7 @@ impl AuditLog {
             path: path.to_path_buf(),
             zone,
             line: String::with_capacity(256),
+            times: LineTimes::default(),
             failed: false,
         })
     }
@@ -53,7 +56,8 @@ impl AuditLog {
     /// Appends the line for one executed job.
     pub fn record(&mut self, job_id: u64, timestamp_ms: i64, request: &Request, response: &Response) {
         self.line.clear();
-        format_line(&mut self.line, &self.zone, Timestamp::now(), job_id, timestamp_ms, request, response);
+        let wall = Timestamp::now();
+        self.times.format(&mut self.line, &self.zone, wall, job_id, timestamp_ms, request, response);
         self.line.push('\n');
         if let Err(error) = self.writer.write_all(self.line.as_bytes()) {
             self.report(error);
@@ -98,16 +102,70 @@ pub fn format_line(
     request: &Request,
     response: &Response,
 ) {
-    // `write!` into a String cannot fail.
-    match Timestamp::from_millisecond(timestamp_ms) {
-        Ok(job_time) => {
-            let _ = write!(out, "{}", job_time.to_zoned(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z"));
+    LineTimes::default().format(out, zone, wall, job_id, timestamp_ms, request, response);
+}
+
+/// The two times of a line, formatted by whole seconds and remembered: at thousands of lines a second nearly every
+/// line falls in the same second as the one before, and formatting a zoned time with `strftime` cost more than the
+/// rest of the line. Only the milliseconds are written per line. A zone's offset changes only at whole seconds, so
+/// a second's text, offset included, is the same for every millisecond in it.
+#[derive(Debug, Default)]
+struct LineTimes {
+    /// Job time: (Unix second, `YYYY-MM-DDTHH:MM:SS`, `±HH:MM`) in the theatres' zone.
+    job: Option<(i64, String, String)>,
+    /// Wall clock: (Unix second, `YYYY-MM-DDTHH:MM:SS`) in UTC.
+    wall: Option<(i64, String)>,
+}
+
+impl LineTimes {
+    #[allow(clippy::too_many_arguments)]
+    fn format(
+        &mut self,
+        out: &mut String,
+        zone: &TimeZone,
+        wall: Timestamp,
+        job_id: u64,
+        timestamp_ms: i64,
+        request: &Request,
+        response: &Response,
+    ) {
+        // `write!` into a String cannot fail.
+        match Timestamp::from_millisecond(timestamp_ms) {
+            Ok(_) => {
+                let (second, millisecond) = (timestamp_ms.div_euclid(1000), timestamp_ms.rem_euclid(1000));
+                let cached = match &self.job {
+                    Some(cached) if cached.0 == second => cached,
+                    _ => {
+                        let whole_second = Timestamp::from_second(second).expect("within range: the millisecond is");
+                        let zoned = whole_second.to_zoned(zone.clone());
+                        let whole = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+                        let offset = zoned.strftime("%:z").to_string();
+                        self.job.insert((second, whole, offset))
+                    }
+                };
+                let _ = write!(out, "{}.{millisecond:03}{}", cached.1, cached.2);
+            }
+            Err(_) => {
+                let _ = write!(out, "ts_ms={timestamp_ms}");
+            }
         }
-        Err(_) => {
-            let _ = write!(out, "ts_ms={timestamp_ms}");
-        }
+        let wall_ms = wall.as_millisecond();
+        let (second, millisecond) = (wall_ms.div_euclid(1000), wall_ms.rem_euclid(1000));
+        let cached = match &self.wall {
+            Some(cached) if cached.0 == second => cached,
+            _ => {
+                let whole_second = Timestamp::from_second(second).expect("within range: the millisecond is");
+                self.wall.insert((second, whole_second.strftime("%Y-%m-%dT%H:%M:%S").to_string()))
+            }
+        };
+        let _ = write!(out, " wall={}.{millisecond:03}Z", cached.1);
+        format_rest(out, job_id, request, response);
     }
-    let _ = write!(out, " wall={wall:.3} job={job_id} op={} user={:?}", request.operation.name(), request.user_id);
+}
+
+/// Everything on a line after the two times.
+fn format_rest(out: &mut String, job_id: u64, request: &Request, response: &Response) {
+    let _ = write!(out, " job={job_id} op={} user={:?}", request.operation.name(), request.user_id);
     match &request.operation {
         Operation::AddMovieSlots { movie_id, movie_name, booking_capacity } => {
             let _ = write!(out, " movie_id={movie_id:?} movie_name={movie_name:?} booking_capacity={booking_capacity}");
@@ -219,5 +277,37 @@ mod tests {
         format_line(&mut line, &zone, wall, 18, i64::MAX, &request, &Response::rejected(ResultCode::SoldOut));
         assert!(line.starts_with(&format!("ts_ms={} ", i64::MAX)), "{line}");
         assert!(line.ends_with("result=failure code=SOLD_OUT answer=-"), "{line}");
+    }
+
+    /// The remembered seconds must give exactly what formatting each time in full gives: across a daylight-saving
+    /// change (2026-11-01 06:00Z, Montreal), before 1970, and with a line in the same second as the one before.
+    #[test]
+    fn remembered_seconds_format_like_full_times() {
+        let zone = booking::time::montreal();
+        let request = Request {
+            user_id: "ATWC0001".into(),
+            operation: Operation::GetBookingSchedule { customer_id: "ATWC0001".into() },
+        };
+        let response = Response::rejected(ResultCode::SoldOut);
+        let dst_change_ms = "2026-11-01T06:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
+        let mut job_times = vec![-1_500, -1_000, -1, 0, 999, 1_000];
+        for delta_ms in [-3_600_001, -1_001, -1_000, -999, -1, 0, 1, 999, 1_000, 3_600_000] {
+            job_times.push(dst_change_ms + delta_ms);
+        }
+        let mut times = LineTimes::default();
+        for (index, &job_ms) in job_times.iter().enumerate() {
+            for wall_ms in [job_ms + 250, job_ms + 999, job_ms + 1_000] {
+                let wall = Timestamp::from_millisecond(wall_ms).unwrap();
+                let mut cached = String::new();
+                times.format(&mut cached, &zone, wall, index as u64, job_ms, &request, &response);
+                let job_time = Timestamp::from_millisecond(job_ms).unwrap();
+                let full = format!(
+                    "{} wall={wall:.3} job={index} op=getBookingSchedule user=\"ATWC0001\" customer_id=\"ATWC0001\" \
+                     result=failure code=SOLD_OUT answer=-",
+                    job_time.to_zoned(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                );
+                assert_eq!(cached, full, "job_ms={job_ms} wall_ms={wall_ms}");
+            }
+        }
     }
 }
