@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         request: booking::Request,
     ) -> impl Future<Output = Result<booking::Response, BackendError>> + Send;
+
+    /// The backend's state as one JSON object for `GET /status`, or `None` when it has nothing to say beyond
+    /// "up" (the route then answers `{"component":"frontend"}`).
+    fn status(&self) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
 }
 
 /// Why a backend could not produce an answer. Every variant becomes a `ServiceUnavailable` SOAP fault.

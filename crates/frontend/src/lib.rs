@@ -12,6 +12,7 @@
 //! - [`routes`]: what one HTTP request gets; the one place that turns a [`BackendError`] into a SOAP fault.
 //! - [`backend`]: the [`Backend`] seam between HTTP and execution.
 //! - [`standalone`]: the backend of standalone mode, a single driver task talking go-back-N to one replica.
+//! - [`replicated`]: the backend of replicated mode: sequencer, n replicas, vote.
 //! - [`logging`]: the log file.
 //!
 //! The front end deliberately parses no XML itself (the `soap` crate does) and computes no booking rule (replicas
@@ -19,11 +20,13 @@
 
 pub mod backend;
 pub mod logging;
+pub mod replicated;
 pub mod routes;
 pub mod server;
 pub mod standalone;
 
 pub use backend::{Backend, BackendError};
+pub use replicated::{ReplicatedBackend, ReplicatedSettings};
 pub use routes::{ENDPOINT_PATH, Routes};
 pub use server::{ServerSettings, serve};
 pub use standalone::{StandaloneBackend, StandaloneSettings};
@@ -40,6 +43,19 @@ pub async fn run_standalone(
     shutdown: impl Future,
 ) -> std::io::Result<()> {
     let backend = StandaloneBackend::start(StandaloneSettings::from_config(config)).await?;
+    let routes = Arc::new(Routes::from_config(&config.frontend, backend));
+    serve(listener, routes, ServerSettings::from_config(&config.frontend), shutdown).await;
+    Ok(())
+}
+
+/// Runs a replicated front end on `listener` as `config` describes (sequencer, replica managers, vote), until
+/// `shutdown` completes and open connections have drained. Returns an error only if a UDP socket cannot be bound.
+pub async fn run_replicated(
+    config: &config::Config,
+    listener: TcpListener,
+    shutdown: impl Future,
+) -> std::io::Result<()> {
+    let backend = ReplicatedBackend::start(ReplicatedSettings::from_config(config)).await?;
     let routes = Arc::new(Routes::from_config(&config.frontend, backend));
     serve(listener, routes, ServerSettings::from_config(&config.frontend), shutdown).await;
     Ok(())

@@ -20,6 +20,9 @@ use std::net::SocketAddr;
 /// The endpoint path of the contract.
 pub const ENDPOINT_PATH: &str = "/cineflix";
 
+/// `GET` here answers the backend's state as JSON ([`Backend::status`]); not part of the SOAP contract.
+pub const STATUS_PATH: &str = "/status";
+
 /// Content type of the WSDL.
 const TEXT_XML_UTF8: HeaderValue = HeaderValue::from_static("text/xml; charset=utf-8");
 /// Content type of the short explanations sent with plain HTTP errors (404, 405, 413, 415).
@@ -53,6 +56,9 @@ impl<B: Backend> Routes<B> {
     /// Answers one request. `local_addr` is the address the client's connection reached (used for the WSDL's
     /// address when the request has no usable Host header).
     pub async fn handle(&self, request: Request<Incoming>, local_addr: SocketAddr) -> HttpResponse {
+        if request.uri().path() == STATUS_PATH && request.method() == Method::GET {
+            return self.status().await;
+        }
         if request.uri().path() != ENDPOINT_PATH {
             return plain(StatusCode::NOT_FOUND, "not found: the CineFlix service is at /cineflix\n");
         }
@@ -71,6 +77,14 @@ impl<B: Backend> Routes<B> {
                 response
             }
         }
+    }
+
+    /// `GET /status`: the backend's state as JSON (for `cineflix status`).
+    async fn status(&self) -> HttpResponse {
+        let body = self.backend.status().await.unwrap_or_else(|| "{\"component\":\"frontend\"}".to_string());
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
     }
 
     fn wsdl(&self, request: &Request<Incoming>, local_addr: SocketAddr) -> HttpResponse {

@@ -32,9 +32,6 @@ fn main() -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.frontend.listen = listen;
     }
-    if config.frontend.mode != config::Mode::Standalone {
-        anyhow::bail!("replicated mode is not implemented in the front end yet; set [frontend] mode = \"standalone\"");
-    }
     let log = frontend::logging::init_file_logging(&config.logs.dir)
         .with_context(|| format!("cannot open the log file in {}", config.logs.dir.display()))?;
     let runtime = if args.workers == 0 {
@@ -57,10 +54,29 @@ fn main() -> anyhow::Result<()> {
             "CineFlix front end listening on {local}; WSDL at {wsdl_address}?wsdl (log: {})",
             log.path().display()
         );
-        tracing::info!(%local, replica = %config.standalone.control, "front end listening (standalone mode)");
-        frontend::run_standalone(&config, listener, shutdown_signal())
-            .await
-            .with_context(|| format!("cannot bind the front end's UDP address {}", config.frontend.udp))
+        match config.frontend.mode {
+            config::Mode::Standalone => {
+                tracing::info!(%local, replica = %config.standalone.control, "front end listening (standalone mode)");
+                frontend::run_standalone(&config, listener, shutdown_signal())
+                    .await
+                    .with_context(|| format!("cannot bind the front end's UDP address {}", config.frontend.udp))
+            }
+            config::Mode::Replicated => {
+                tracing::info!(
+                    %local,
+                    sequencer = %config.sequencer.addr,
+                    replicas = config.replicas.len(),
+                    vote = ?config.frontend.vote,
+                    "front end listening (replicated mode)"
+                );
+                frontend::run_replicated(&config, listener, shutdown_signal()).await.with_context(|| {
+                    format!(
+                        "cannot bind the front end's UDP addresses {} and {}",
+                        config.frontend.udp, config.frontend.results
+                    )
+                })
+            }
+        }
     })?;
     tracing::info!("front end stopped");
     drop(log);
