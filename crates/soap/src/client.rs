@@ -8,9 +8,8 @@
 use std::borrow::Cow;
 
 use booking::{Body, MovedBooking, Response, ResultCode, ScheduleEntry, Show};
-use quick_xml::events::BytesStart;
 
-use crate::cursor::{Cursor, Item, Ns};
+use crate::cursor::{Cursor, Item, Ns, Start};
 use crate::envelope::{Headers, close_body, open_body};
 use crate::wire::{
     OpKind, parse_count, parse_movie, parse_movie_id, parse_slot_name, parse_theatre, parse_xs_boolean, parse_xs_date,
@@ -49,21 +48,34 @@ fn malformed(message: impl Into<String>) -> ClientError {
 
 /// Parses a response envelope (SOAP 1.1 or 1.2), or the fault it carries.
 pub fn parse_response(body: &[u8]) -> Result<ClientResponse, ClientError> {
-    let mut cursor = Cursor::new(body)?;
-    let (start, ns) = open_body(&mut cursor, Headers::Ignore)?.ok_or_else(|| malformed("the Body is empty"))?;
+    // Most answers are in the fast reader's subset. Any error on that path (faults included) only
+    // means "read it again with quick-xml", which then gives the answer.
+    if let Ok(Ok(parsed)) = Cursor::new_fast(body).map(|mut cursor| parse_envelope(&mut cursor)) {
+        return Ok(parsed);
+    }
+    parse_response_xml(body)
+}
+
+/// [`parse_response`] with quick-xml only (the reference the fast path is tested against).
+pub(crate) fn parse_response_xml(body: &[u8]) -> Result<ClientResponse, ClientError> {
+    parse_envelope(&mut Cursor::new(body)?)
+}
+
+fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ClientResponse, ClientError> {
+    let (start, ns) = open_body(cursor, Headers::Ignore)?.ok_or_else(|| malformed("the Body is empty"))?;
     let local = start.local_name();
-    if ns == Ns::envelope(cursor.version) && local.as_ref() == "Fault" {
-        return Err(read_fault(&mut cursor)?);
+    if ns == Ns::envelope(cursor.version) && local == "Fault" {
+        return Err(read_fault(cursor)?);
     }
     let kind = match ns {
-        Ns::Cineflix => OpKind::from_response_name(local.as_ref()),
+        Ns::Cineflix => OpKind::from_response_name(local),
         _ => None,
     };
     let Some(kind) = kind else {
         return Err(malformed(format!("unexpected Body element {}", cursor.describe(&start))));
     };
-    let parsed = read_response(&mut cursor, kind)?;
-    close_body(&mut cursor)?;
+    let parsed = read_response(cursor, kind)?;
+    close_body(cursor)?;
     Ok(parsed)
 }
 
@@ -80,11 +92,18 @@ fn read_record<'i, const N: usize>(
     names: [&str; N],
 ) -> Result<[Option<Cow<'i, str>>; N], ClientError> {
     let mut fields: [Option<Cow<'i, str>>; N] = std::array::from_fn(|_| None);
+    // Fields usually come in the contract's order: try the one after the last first.
+    let mut expected = 0;
     loop {
         match cursor.next()? {
             Item::Open(start, ns) => {
-                let index = is_ours(ns).then(|| names.iter().position(|name| *name == start.local_name().as_ref()));
-                let Some(index) = index.flatten() else {
+                let local = start.local_name();
+                let index = match names.get(expected) {
+                    _ if !is_ours(ns) => None,
+                    Some(name) if *name == local => Some(expected),
+                    _ => names.iter().position(|name| *name == local),
+                };
+                let Some(index) = index else {
                     cursor.skip_element()?;
                     continue;
                 };
@@ -96,6 +115,7 @@ fn read_record<'i, const N: usize>(
                     None => malformed(format!("{record}/{} must contain text only", names[index])),
                 })?;
                 fields[index] = Some(text);
+                expected = index + 1;
             }
             Item::Close => return Ok(fields),
             Item::Text(_) | Item::Char(_) => {}
@@ -125,7 +145,7 @@ fn read_response(cursor: &mut Cursor<'_>, kind: OpKind) -> Result<ClientResponse
             Item::Text(_) | Item::Char(_) => continue,
             Item::Eof => return Err(malformed("unexpected end of input")),
         };
-        match (start.local_name().as_ref(), kind) {
+        match (start.local_name(), kind) {
             ("result", _) if result.is_none() => result = Some(read_result(cursor)?),
             ("result", _) => return Err(malformed("result appears twice")),
             ("movedBooking", OpKind::RemoveMovieSlots) => moved.push(read_moved_booking(cursor)?),
@@ -234,7 +254,7 @@ fn read_fault(cursor: &mut Cursor<'_>) -> Result<ClientError, ClientError> {
             Item::Text(_) | Item::Char(_) => continue,
             Item::Eof => return Err(malformed("unexpected end of input")),
         };
-        match (version, start.local_name().as_ref()) {
+        match (version, start.local_name()) {
             (SoapVersion::V11, "faultcode") => soap_code = Some(text_of(cursor, "faultcode")?),
             (SoapVersion::V11, "faultstring") => reason = Some(text_of(cursor, "faultstring")?),
             (SoapVersion::V12, "Code") => soap_code = first_child_text(cursor, "Value")?,
@@ -274,8 +294,8 @@ fn first_child_text(cursor: &mut Cursor<'_>, name: &str) -> Result<Option<String
     }
 }
 
-fn local_is(start: &BytesStart<'_>, name: &str) -> bool {
-    start.local_name().as_ref() == name
+fn local_is(start: &Start<'_>, name: &str) -> bool {
+    start.local_name() == name
 }
 
 /// The `ServiceError` (code, message) inside a fault detail, if there is one.

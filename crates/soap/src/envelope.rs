@@ -5,9 +5,7 @@
 //! prefix style works (zeep's `soap-env:`, suds' two prefixes for one namespace, default namespaces).
 //! It deliberately does not look inside the Body's child: the callers do.
 
-use quick_xml::events::BytesStart;
-
-use crate::cursor::{ATTRIBUTES_MAX, Cursor, Item, Ns, is_xml_whitespace, quote};
+use crate::cursor::{ATTRIBUTES_MAX, Cursor, Item, Ns, Start, is_xml_whitespace, quote};
 use crate::{Fault, FaultKind, SoapVersion};
 
 /// What to do with header blocks.
@@ -22,18 +20,18 @@ pub(crate) enum Headers {
 
 /// Reads the envelope up to the Body's first child element and returns it with its namespace
 /// (`None` for an empty Body). Sets `cursor.version`.
-pub(crate) fn open_body<'i>(cursor: &mut Cursor<'i>, headers: Headers) -> Result<Option<(BytesStart<'i>, Ns)>, Fault> {
+pub(crate) fn open_body<'i>(cursor: &mut Cursor<'i>, headers: Headers) -> Result<Option<(Start<'i>, Ns)>, Fault> {
     open_envelope(cursor)?;
     let envelope_ns = Ns::envelope(cursor.version);
     let mut header_seen = false;
     loop {
         match cursor.next()? {
             Item::Text(text) if is_xml_whitespace(&text) => {}
-            Item::Open(start, ns) if ns == envelope_ns && start.local_name().as_ref() == "Header" && !header_seen => {
+            Item::Open(start, ns) if ns == envelope_ns && start.local_name() == "Header" && !header_seen => {
                 header_seen = true;
                 read_header(cursor, headers)?;
             }
-            Item::Open(start, ns) if ns == envelope_ns && start.local_name().as_ref() == "Body" => {
+            Item::Open(start, ns) if ns == envelope_ns && start.local_name() == "Body" => {
                 return first_child(cursor);
             }
             Item::Open(start, _) => {
@@ -55,7 +53,7 @@ fn open_envelope(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
     loop {
         match cursor.next()? {
             Item::Text(text) if is_xml_whitespace(&text) => {}
-            Item::Open(start, ns) if start.local_name().as_ref() == "Envelope" => {
+            Item::Open(start, ns) if start.local_name() == "Envelope" => {
                 cursor.version = match ns {
                     Ns::Soap11 => SoapVersion::V11,
                     Ns::Soap12 => SoapVersion::V12,
@@ -114,11 +112,15 @@ fn understands(_ns: Ns, _local: &str) -> bool {
     false
 }
 
-fn check_header_block(cursor: &Cursor<'_>, block: &BytesStart<'_>, ns: Ns) -> Result<(), Fault> {
+fn check_header_block(cursor: &Cursor<'_>, block: &Start<'_>, ns: Ns) -> Result<(), Fault> {
     let envelope_ns = Ns::envelope(cursor.version);
     let mut must_understand = false;
     let mut targeted = true;
-    for attribute in block.attributes().with_checks(false).take(ATTRIBUTES_MAX) {
+    let Some(tag) = block.tag() else {
+        // A fast-read tag has namespace declarations only: no mustUnderstand, actor or role.
+        return Ok(());
+    };
+    for attribute in tag.attributes().with_checks(false).take(ATTRIBUTES_MAX) {
         let attribute = attribute.map_err(|error| {
             cursor.fault(FaultKind::MalformedXml, format!("bad attribute on a header block: {error}"))
         })?;
@@ -157,7 +159,7 @@ fn check_header_block(cursor: &Cursor<'_>, block: &BytesStart<'_>, ns: Ns) -> Re
             _ => {}
         }
     }
-    if must_understand && targeted && !understands(ns, block.local_name().as_ref()) {
+    if must_understand && targeted && !understands(ns, block.local_name()) {
         let name = cursor.describe(block);
         return Err(cursor.fault(
             FaultKind::MustUnderstand,
@@ -168,7 +170,7 @@ fn check_header_block(cursor: &Cursor<'_>, block: &BytesStart<'_>, ns: Ns) -> Re
 }
 
 /// Returns the Body's first child element, or `None` when the Body is empty.
-fn first_child<'i>(cursor: &mut Cursor<'i>) -> Result<Option<(BytesStart<'i>, Ns)>, Fault> {
+fn first_child<'i>(cursor: &mut Cursor<'i>) -> Result<Option<(Start<'i>, Ns)>, Fault> {
     loop {
         match cursor.next()? {
             Item::Text(text) if is_xml_whitespace(&text) => {}

@@ -21,6 +21,16 @@ use crate::{Fault, FaultKind, ParsedRequest};
 ///
 /// Never panics; the work is linear in the input and bounded by the depth and element limits.
 pub fn parse_request(body: &[u8]) -> Result<ParsedRequest, Fault> {
+    // Most requests are in the fast reader's subset. Any fault on that path only means "read it
+    // again with quick-xml", which then gives the answer, so errors are reported as before.
+    if let Ok(Ok(parsed)) = Cursor::new_fast(body).map(|mut cursor| parse_envelope(&mut cursor)) {
+        return Ok(parsed);
+    }
+    parse_request_xml(body)
+}
+
+/// [`parse_request`] with quick-xml only (the reference the fast path is tested against).
+pub(crate) fn parse_request_xml(body: &[u8]) -> Result<ParsedRequest, Fault> {
     let mut cursor = Cursor::new(body)?;
     match parse_envelope(&mut cursor) {
         Ok(parsed) => Ok(parsed),
@@ -37,12 +47,12 @@ fn drain(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
     Ok(())
 }
 
-fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ParsedRequest, Fault> {
+pub(crate) fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ParsedRequest, Fault> {
     let Some((operation, ns)) = open_body(cursor, Headers::Enforce)? else {
         return Err(cursor.fault(FaultKind::UnknownOperation, "the Body contains no operation element"));
     };
     let kind = match ns {
-        Ns::Cineflix => OpKind::from_name(operation.local_name().as_ref()),
+        Ns::Cineflix => OpKind::from_name(operation.local_name()),
         _ => None,
     };
     let Some(kind) = kind else {
@@ -77,7 +87,7 @@ fn read_params<'i>(
                 let param = match ns {
                     Ns::Cineflix | Ns::Unqualified => {
                         let local = start.local_name();
-                        kind.params().iter().copied().find(|param| param.name() == local.as_ref())
+                        kind.params().iter().copied().find(|param| param.name() == local)
                     }
                     _ => None,
                 };

@@ -122,9 +122,25 @@ fn trim_xml_whitespace(text: &str) -> &str {
 /// Parses an `xs:int`: optional sign, decimal digits, surrounding whitespace allowed (the type's
 /// whitespace facet is `collapse`). `-0` and leading zeros are valid lexical forms.
 pub(crate) fn parse_xs_int(text: &str) -> Option<i32> {
-    let text = trim_xml_whitespace(text);
-    // Rust's parser takes exactly the xs:int lexical space (sign, digits); it rejects "", "+", "1e3".
-    text.parse::<i32>().ok()
+    let bytes = trim_xml_whitespace(text).as_bytes();
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Straight from the bytes (this runs for every count of every listed show); any number of
+    // leading zeros is allowed, and the magnitude stops growing once it is out of range.
+    let mut magnitude: i64 = 0;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        magnitude = (magnitude * 10 + i64::from(byte - b'0')).min(1 << 32);
+    }
+    i32::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 /// Parses a non-negative `xs:int` into a `u32` (counts in responses).
