@@ -1,8 +1,15 @@
 //! Starts, watches and stops the processes of a CineFlix deployment on this host.
 //!
 //! `run/up` uses it to bring up the default loopback system; system tests and graders use it to start a local
-//! cluster they can kill parts of. It only manages processes: it deliberately knows nothing of SOAP, booking or
-//! the ordering protocol (readiness is "the front end answers `GET ?wsdl`", checked over a plain TCP connection).
+//! cluster they can kill parts of. It only manages processes: it deliberately knows nothing of booking or the
+//! ordering protocol. Readiness is "the front end answers `GET ?wsdl`" and then "one real request goes all the way
+//! through" (a literal SOAP `getBookingSchedule` envelope POSTed over a plain TCP connection, answered 200): in
+//! replicated mode that means the sequencer, a majority of replica managers and their replicas are up.
+//!
+//! Standalone mode starts `cineflix-replica` then `cineflix-frontend`; replicated mode starts `cineflix-sequencer`,
+//! one `cineflix-rm --id N` per `[[replicas]]` entry (each RM starts and supervises its own `cineflix-replica`),
+//! then `cineflix-frontend`. Component names: `replica`, `sequencer`, `rm<N>`, `frontend`; a replicated replica's
+//! process is found as the `cineflix-replica` child of `rm<N>` ([`Cluster::replica_pid`]).
 
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
@@ -26,6 +33,8 @@ pub struct Cluster {
     components: Vec<Component>,
     /// Where the front end serves its WSDL.
     pub wsdl_url: String,
+    /// Each component's main address, by component name (for printing).
+    pub addresses: Vec<(String, String)>,
 }
 
 /// Finds a sibling binary of the running executable (all CineFlix binaries build into one target directory).
@@ -46,14 +55,22 @@ impl Cluster {
     pub fn start(config_path: &Path, wait: Duration) -> anyhow::Result<Cluster> {
         let config = config::Config::load(config_path)?;
         let config_arg = config_path.to_str().context("config path is not UTF-8")?.to_string();
-        let mut cluster = Cluster { components: Vec::new(), wsdl_url: wsdl_url(&config) };
+        let mut cluster = Cluster { components: Vec::new(), wsdl_url: wsdl_url(&config), addresses: Vec::new() };
         match config.frontend.mode {
             config::Mode::Standalone => {
                 cluster.spawn("replica", "cineflix-replica", &["--config", &config_arg])?;
                 cluster.spawn("frontend", "cineflix-frontend", &["--config", &config_arg])?;
             }
-            config::Mode::Replicated => bail!("replicated mode is not available yet in this build"),
+            config::Mode::Replicated => {
+                cluster.spawn("sequencer", "cineflix-sequencer", &["--config", &config_arg])?;
+                for replica in &config.replicas {
+                    let id = replica.id.to_string();
+                    cluster.spawn(&format!("rm{id}"), "cineflix-rm", &["--config", &config_arg, "--id", &id])?;
+                }
+                cluster.spawn("frontend", "cineflix-frontend", &["--config", &config_arg])?;
+            }
         }
+        cluster.addresses = component_addresses(&config);
         cluster.wait_ready(config.frontend.listen, wait)?;
         Ok(cluster)
     }
@@ -69,7 +86,8 @@ impl Cluster {
         Ok(())
     }
 
-    /// Polls `GET /cineflix?wsdl` until it answers 200, a component dies, or `wait` runs out.
+    /// Polls `GET /cineflix?wsdl`, then one real request, until both answer 200, a component dies, or `wait` runs
+    /// out.
     fn wait_ready(&mut self, listen: SocketAddr, wait: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + wait;
         let addr = reachable(listen);
@@ -77,11 +95,15 @@ impl Cluster {
             if let Some((name, status)) = self.exited() {
                 bail!("{name} exited during start-up ({status})");
             }
-            if wsdl_answers(addr) {
+            let last_problem = if !wsdl_answers(addr) {
+                "GET /cineflix?wsdl not answered"
+            } else if !probe_answers(addr) {
+                "the WSDL is served but a getBookingSchedule request was not answered with 200"
+            } else {
                 return Ok(());
-            }
+            };
             if Instant::now() >= deadline {
-                bail!("the front end did not answer GET /cineflix?wsdl on {addr} within {wait:?}");
+                bail!("the front end on {addr} was not ready within {wait:?}: {last_problem}");
             }
             std::thread::sleep(Duration::from_millis(20)); // polling interval, not a settle delay
         }
@@ -97,6 +119,17 @@ impl Cluster {
     /// Process id of a component, for fault injection by signal.
     pub fn pid(&self, name: &str) -> Option<u32> {
         self.components.iter().find(|c| c.name == name).map(|c| c.child.id())
+    }
+
+    /// Every started component's name and process id, in start order.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.components.iter().map(|c| (c.name.clone(), c.child.id())).collect()
+    }
+
+    /// The process id of the `cineflix-replica` currently supervised by replica manager `id` (replicated mode),
+    /// found among that RM's child processes. `None` while it has no replica running.
+    pub fn replica_pid(&self, id: u16) -> Option<u32> {
+        child_pids(self.pid(&format!("rm{id}"))?, "cineflix-replica").into_iter().next()
     }
 
     /// Stops every component: SIGTERM, then SIGKILL for those still running after `grace`.
@@ -149,6 +182,70 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     addr
+}
+
+/// Children of `parent` whose command name (`/proc/<pid>/comm`, at most 15 bytes) starts like `name`. Linux only;
+/// elsewhere empty.
+pub fn child_pids(parent: u32, name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let comm_prefix = &name[..name.len().min(15)];
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|text| text.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid ...`: comm may contain spaces and parentheses, so split after the last ')'.
+        let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+        let comm = head.split_once('(').map_or("", |(_, comm)| comm);
+        let ppid = tail.split_whitespace().nth(1).and_then(|text| text.parse::<u32>().ok());
+        if ppid == Some(parent) && comm.starts_with(comm_prefix) {
+            found.push(pid);
+        }
+    }
+    found.sort_unstable();
+    found
+}
+
+/// Each component's main address for printing: the front end's HTTP, the sequencer's, each RM's manager address.
+fn component_addresses(config: &config::Config) -> Vec<(String, String)> {
+    let mut addresses = Vec::new();
+    match config.frontend.mode {
+        config::Mode::Standalone => addresses.push(("replica".to_string(), config.standalone.control.to_string())),
+        config::Mode::Replicated => {
+            addresses.push(("sequencer".to_string(), config.sequencer.addr.to_string()));
+            for replica in &config.replicas {
+                let what = format!("{} (replica control {})", replica.manager, replica.replica.control);
+                addresses.push((format!("rm{}", replica.id), what));
+            }
+        }
+    }
+    addresses.push(("frontend".to_string(), format!("http://{}", reachable(config.frontend.listen))));
+    addresses
+}
+
+/// The readiness probe: a SOAP 1.1 `getBookingSchedule` for a customer nobody books as, answered without
+/// touching any state.
+const PROBE_ENVELOPE: &str = concat!(
+    r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>"#,
+    r#"<getBookingSchedule xmlns="urn:cineflix:booking:v1"><userID>ATWC9999</userID>"#,
+    r#"<customerID>ATWC9999</customerID></getBookingSchedule></s:Body></s:Envelope>"#
+);
+
+/// Whether one real request is answered with HTTP 200 (a fault, e.g. ServiceUnavailable, is a 500).
+fn probe_answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "POST /cineflix HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{PROBE_ENVELOPE}",
+        PROBE_ENVELOPE.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
 fn wsdl_answers(addr: SocketAddr) -> bool {

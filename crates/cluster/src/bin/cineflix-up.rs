@@ -21,6 +21,11 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut cluster = cluster::Cluster::start(&args.config, Duration::from_secs(args.ready_timeout_s))?;
+    // One line per component: name, pid, address (tests parse the pids to kill components).
+    for (name, pid) in cluster.pids() {
+        let address = cluster.addresses.iter().find(|(n, _)| *n == name).map_or("", |(_, a)| a.as_str());
+        println!("  {name:<10} pid {pid:<8} {address}");
+    }
     println!("CineFlix is up. WSDL: {}", cluster.wsdl_url);
     println!("Press Ctrl-C to stop.");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
