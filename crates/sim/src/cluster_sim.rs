@@ -1358,9 +1358,12 @@ impl World {
                 self.schedule(start_ms, Scheduled::Started { index, incarnation });
             }
             Command::Probe { probe_id, replica_id } => {
-                // The shell retries a probe within its deadline: two datagrams.
-                for _ in 0..2 {
-                    self.send(me, Addr::Replica(replica_id), Wire::ToReplica(ToReplica::Probe { probe_id }));
+                // The shell retries a probe within its deadline (four tries spread over it), so that a lossy
+                // network rarely makes a live replica look dead to a majority.
+                let spacing_ms = self.slots[index].manager.config().probe_timeout_ms / 4;
+                for attempt in 0..4 {
+                    let wire = Wire::ToReplica(ToReplica::Probe { probe_id });
+                    self.send_delayed(me, Addr::Replica(replica_id), wire, attempt * spacing_ms);
                 }
             }
             Command::SendToManager { to, message } => {
