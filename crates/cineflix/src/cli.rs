@@ -143,6 +143,39 @@ pub enum Command {
     Interactive,
     /// Load generator: closed-loop SOAP over keep-alive HTTP/1.1 connections.
     Bench(BenchArgs),
+    /// Operator: ask every component of the deployment (sequencer, replica managers, front end) how it stands.
+    /// Exits 2 when a component does not answer.
+    Status(StatusArgs),
+    /// Operator: make a running replica misbehave, or heal it: `lie`, `crash-after N`, `slow MS`, `none`.
+    /// Exits 2 when the replica's manager does not confirm.
+    Fault(FaultArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The deployment's configuration file (names every component's address).
+    #[arg(long, default_value = "config/cineflix.toml")]
+    pub config: PathBuf,
+    /// Give up on one component after this many milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub wait_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// The deployment's configuration file.
+    #[arg(long, default_value = "config/cineflix.toml")]
+    pub config: PathBuf,
+    /// The replica (its `[[replicas]] id`).
+    #[arg(long)]
+    pub replica: u16,
+    /// The fault: lie, crash-after, slow or none.
+    pub kind: String,
+    /// The fault's number: requests for crash-after, milliseconds for slow.
+    pub value: Option<u64>,
+    /// Give up after this many milliseconds without a confirmation.
+    #[arg(long, default_value_t = 3_000)]
+    pub wait_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod interactive;
 mod json;
+mod operator;
 mod outcome;
 mod userid;
 mod userlog;
@@ -42,6 +43,8 @@ fn run(cli: Cli) -> u8 {
     let global = cli.global;
     match cli.command {
         Command::Bench(args) => bench::run(&global, &args),
+        Command::Status(args) => operator::status(&args, global.json),
+        Command::Fault(args) => operator::fault(&args, global.json),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
                 let log = UserLog::new(&global.log_dir);
@@ -142,7 +145,9 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
             };
             (user, operation)
         }
-        Command::Interactive | Command::Bench(_) => unreachable!("handled before building a one-shot request"),
+        Command::Interactive | Command::Bench(_) | Command::Status(_) | Command::Fault(_) => {
+            unreachable!("handled before building a one-shot request")
+        }
     };
     let request = booking::Request { user_id: user.as_str().to_owned(), operation };
     Ok((user, request))
