@@ -185,3 +185,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(decided, vec![Event::Decided { round: 1, result: GOOD.to_vec() }]);
     }
 }
+
+#[test]
+fn every_promised_deadline_has_work_to_do() {
+    // A shell sleeps until poll_timeout and calls handle_timeout; a deadline with nothing to do would spin it.
+    let mut v = voter(3);
+    v.open(1, 0);
+    v.result(1, 1, GOOD, 1);
+    v.result(1, 2, BAD, 2); // undecided: waits for the third result or the request timeout
+    let deadline = v.poll_timeout().expect("an open round has a deadline");
+    assert_eq!(deadline, v.config().request_timeout_ms);
+    v.handle_timeout(deadline);
+    assert_eq!(drain(&mut v), vec![Event::Unavailable { round: 1 }, Event::Suspected { round: 1, replica: 3 }]);
+    assert_eq!(v.poll_timeout(), None);
+}
