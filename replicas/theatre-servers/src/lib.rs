@@ -162,16 +162,35 @@ impl ReplicaProcess {
                 }
             }
         });
+        // The control task runs as a task of its own, not inside this future: a peer reply that wakes a task of
+        // the `LocalSet` only queues it, while waking the future that `block_on` polls makes the runtime poll the
+        // reactor first (an `epoll_wait` per reply). It hands its state back when it stops, for the counters.
+        let (stop_control, control_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut control_task = self.control.take().map(|mut control| {
+            tokio::task::spawn_local(async move {
+                let result = tokio::select! {
+                    result = control.serve() => result,
+                    _ = control_stopped => Ok(()),
+                };
+                (control, result)
+            })
+        });
         let outcome = {
-            let control = self.control.as_mut();
-            let control_loop = async move {
-                match control {
-                    Some(control) => control.serve().await,
+            let control_loop = async {
+                match control_task.as_mut() {
+                    Some(handle) => handle.await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                result = control_loop => result,
+                joined = control_loop => match joined {
+                    Ok((control, result)) => {
+                        self.control = Some(control);
+                        control_task = None;
+                        result
+                    }
+                    Err(join_error) => Err(io::Error::other(join_error)),
+                },
                 Some(result) = tasks.join_next() => match result {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(error)) => Err(error),
@@ -180,6 +199,12 @@ impl ReplicaProcess {
                 () = shutdown => Ok(()),
             }
         };
+        let _ = stop_control.send(());
+        if let Some(handle) = control_task
+            && let Ok((control, _stopped)) = handle.await
+        {
+            self.control = Some(control);
+        }
         tasks.abort_all();
         let stats = ReplicaStats {
             control: self.control.as_ref().map(Control::stats),
