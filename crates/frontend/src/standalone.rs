@@ -390,6 +390,10 @@ impl Driver {
         match FromReplica::decode(bytes) {
             Ok(FromReplica::Status { next_expected, .. }) => self.on_status(next_expected),
             Ok(FromReplica::Executed { next_expected, results }) => self.on_executed(next_expected, results),
+            // State transfer and fault injection answers: this driver never asks for them.
+            Ok(other @ (FromReplica::Snapshot { .. } | FromReplica::Restored { .. } | FromReplica::FaultSet(_))) => {
+                tracing::debug!(?other, "unexpected replica answer ignored")
+            }
             Err(error) => tracing::warn!(%error, "undecodable message from the replica"),
         }
     }

@@ -22,12 +22,28 @@
 //! ToReplica
 //!   [1][1] Execute  count:u32, then count × { id:u64, timestamp_ms:i64, request: bytes (booking::Request::encode) }
 //!   [1][2] Status
+//!   [1][3] Snapshot
+//!   [1][4] Restore      next_expected:u64, snapshot: bytes (booking replica snapshot)
+//!   [1][5] InjectFault  fault
 //! FromReplica
 //!   [1][1] Executed next_expected:u64, count:u32, then count × { id:u64, response: bytes (booking::Response::encode) }
 //!   [1][2] Status   next_expected:u64, digest: 32 bytes
+//!   [1][3] Snapshot executed_up_to:u64, snapshot: bytes (booking replica snapshot)
+//!   [1][4] Restored next_expected:u64
+//!   [1][5] FaultSet fault
+//! fault
+//!   [0] None   [1] Lie   [2] CrashAfter requests:u64   [3] Slow delay_ms:u64
 //! ```
 //!
-//! New messages (state transfer, fault injection) get new tags; an incompatible change bumps the version.
+//! New messages get new tags; an incompatible change bumps the version.
+//!
+//! # State transfer and fault injection
+//!
+//! `Snapshot` answers the replica's canonical snapshot (`booking::replica`: the three theatres' snapshots, whose
+//! SHA-256 is the `Status` digest) taken after job `executed_up_to = next_expected - 1`. `Restore` replaces the
+//! whole state with a snapshot, sets `next_expected`, and clears the result cache (its results belong to the old
+//! state); restoring the same snapshot again is harmless. `InjectFault` changes how the replica misbehaves from the
+//! next job on (tests and demonstrations; replication.md, "Fault injection").
 
 use booking::Request;
 
@@ -42,8 +58,19 @@ pub const BATCH_MAX: usize = 64;
 
 const TAG_EXECUTE: u8 = 1;
 const TAG_STATUS: u8 = 2;
+const TAG_SNAPSHOT: u8 = 3;
+const TAG_RESTORE: u8 = 4;
+const TAG_INJECT_FAULT: u8 = 5;
 const TAG_EXECUTED: u8 = 1;
 const TAG_STATUS_REPLY: u8 = 2;
+const TAG_SNAPSHOT_REPLY: u8 = 3;
+const TAG_RESTORED: u8 = 4;
+const TAG_FAULT_SET: u8 = 5;
+
+const FAULT_NONE: u8 = 0;
+const FAULT_LIE: u8 = 1;
+const FAULT_CRASH_AFTER: u8 = 2;
+const FAULT_SLOW: u8 = 3;
 
 /// One ordered request: its position in the replica's job sequence, the timestamp the sequencer (or the standalone
 /// front end) stamped on it, and the client request.
@@ -61,8 +88,88 @@ pub struct Job {
 pub enum ToReplica {
     /// Execute jobs in id order, each exactly once. Ids start at 1 and are contiguous.
     Execute { jobs: Vec<Job> },
-    /// Ask for the state digest and the id of the last executed job (for tests/status now; state transfer later).
+    /// Ask for the state digest and the id of the last executed job (status, liveness probes).
     Status,
+    /// Ask for the canonical replica snapshot (state transfer).
+    Snapshot,
+    /// Replace the whole state with `snapshot`, expect job `next_expected` next, forget cached results.
+    Restore { next_expected: u64, snapshot: Vec<u8> },
+    /// Misbehave this way from now on (`Fault::None` heals).
+    InjectFault(Fault),
+}
+
+/// How a replica misbehaves, for tests and demonstrations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// Behaves correctly.
+    #[default]
+    None,
+    /// Executes correctly (its state stays right) but answers each job with a plausible, always different, result.
+    Lie,
+    /// Exits abruptly after executing this many more jobs.
+    CrashAfter { requests: u64 },
+    /// Delays every `Executed` answer by this long.
+    Slow { delay_ms: u64 },
+}
+
+/// Why a fault's text form does not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not a fault: use none, lie, crash-after=N or slow=MS")]
+pub struct FaultParseError(pub String);
+
+impl std::str::FromStr for Fault {
+    type Err = FaultParseError;
+
+    /// `none`, `lie`, `crash-after=N`, `slow=MS` (the command-line form).
+    fn from_str(text: &str) -> Result<Fault, FaultParseError> {
+        let error = || FaultParseError(text.to_string());
+        let number = |value: &str| value.trim().parse::<u64>().map_err(|_| error());
+        match text.trim().split_once('=') {
+            None if text.trim() == "none" => Ok(Fault::None),
+            None if text.trim() == "lie" => Ok(Fault::Lie),
+            Some(("crash-after", value)) => Ok(Fault::CrashAfter { requests: number(value)? }),
+            Some(("slow", value)) => Ok(Fault::Slow { delay_ms: number(value)? }),
+            _ => Err(error()),
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    /// The form [`Fault::from_str`](std::str::FromStr) reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::None => write!(f, "none"),
+            Fault::Lie => write!(f, "lie"),
+            Fault::CrashAfter { requests } => write!(f, "crash-after={requests}"),
+            Fault::Slow { delay_ms } => write!(f, "slow={delay_ms}"),
+        }
+    }
+}
+
+impl Fault {
+    /// Appends the encoding (module doc) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Fault::None => out.push(FAULT_NONE),
+            Fault::Lie => out.push(FAULT_LIE),
+            Fault::CrashAfter { requests } => {
+                out.push(FAULT_CRASH_AFTER);
+                out.extend_from_slice(&requests.to_le_bytes());
+            }
+            Fault::Slow { delay_ms } => {
+                out.push(FAULT_SLOW);
+                out.extend_from_slice(&delay_ms.to_le_bytes());
+            }
+        }
+    }
+
+    /// Decodes a fault at the start of `bytes`; returns it and the bytes it used (for other protocols that embed
+    /// one).
+    pub fn decode_prefix(bytes: &[u8]) -> Result<(Fault, usize), DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let fault = reader.fault()?;
+        Ok((fault, bytes.len() - reader.rest.len()))
+    }
 }
 
 /// From the replica back to its driver.
@@ -78,6 +185,17 @@ pub enum FromReplica {
         next_expected: u64,
         digest: [u8; 32],
     },
+    /// The canonical replica snapshot after job `executed_up_to` (= `next_expected - 1`).
+    Snapshot {
+        executed_up_to: u64,
+        snapshot: Vec<u8>,
+    },
+    /// The state was replaced; the next job id is `next_expected`.
+    Restored {
+        next_expected: u64,
+    },
+    /// The fault now in force.
+    FaultSet(Fault),
 }
 
 /// Why bytes are not a valid message.
@@ -118,6 +236,16 @@ impl ToReplica {
                 }
             }
             ToReplica::Status => out.push(TAG_STATUS),
+            ToReplica::Snapshot => out.push(TAG_SNAPSHOT),
+            ToReplica::Restore { next_expected, snapshot } => {
+                out.push(TAG_RESTORE);
+                out.extend_from_slice(&next_expected.to_le_bytes());
+                put_bytes(out, snapshot);
+            }
+            ToReplica::InjectFault(fault) => {
+                out.push(TAG_INJECT_FAULT);
+                fault.encode_into(out);
+            }
         }
     }
 
@@ -138,6 +266,12 @@ impl ToReplica {
                 ToReplica::Execute { jobs }
             }
             TAG_STATUS => ToReplica::Status,
+            TAG_SNAPSHOT => ToReplica::Snapshot,
+            TAG_RESTORE => {
+                let next_expected = reader.u64()?;
+                ToReplica::Restore { next_expected, snapshot: reader.bytes()?.to_vec() }
+            }
+            TAG_INJECT_FAULT => ToReplica::InjectFault(reader.fault()?),
             _ => return Err(DecodeError::Invalid("unknown ToReplica tag")),
         };
         reader.finish()?;
@@ -170,6 +304,19 @@ impl FromReplica {
                 out.extend_from_slice(&next_expected.to_le_bytes());
                 out.extend_from_slice(digest);
             }
+            FromReplica::Snapshot { executed_up_to, snapshot } => {
+                out.push(TAG_SNAPSHOT_REPLY);
+                out.extend_from_slice(&executed_up_to.to_le_bytes());
+                put_bytes(out, snapshot);
+            }
+            FromReplica::Restored { next_expected } => {
+                out.push(TAG_RESTORED);
+                out.extend_from_slice(&next_expected.to_le_bytes());
+            }
+            FromReplica::FaultSet(fault) => {
+                out.push(TAG_FAULT_SET);
+                fault.encode_into(out);
+            }
         }
     }
 
@@ -191,6 +338,12 @@ impl FromReplica {
                 let digest: [u8; 32] = reader.take(32)?.try_into().expect("take(32) returns 32 bytes");
                 FromReplica::Status { next_expected, digest }
             }
+            TAG_SNAPSHOT_REPLY => {
+                let executed_up_to = reader.u64()?;
+                FromReplica::Snapshot { executed_up_to, snapshot: reader.bytes()?.to_vec() }
+            }
+            TAG_RESTORED => FromReplica::Restored { next_expected: reader.u64()? },
+            TAG_FAULT_SET => FromReplica::FaultSet(reader.fault()?),
             _ => return Err(DecodeError::Invalid("unknown FromReplica tag")),
         };
         reader.finish()?;
@@ -266,6 +419,16 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    fn fault(&mut self) -> Result<Fault, DecodeError> {
+        Ok(match self.u8()? {
+            FAULT_NONE => Fault::None,
+            FAULT_LIE => Fault::Lie,
+            FAULT_CRASH_AFTER => Fault::CrashAfter { requests: self.u64()? },
+            FAULT_SLOW => Fault::Slow { delay_ms: self.u64()? },
+            _ => return Err(DecodeError::Invalid("unknown fault")),
+        })
+    }
+
     fn finish(&self) -> Result<(), DecodeError> {
         if self.rest.is_empty() { Ok(()) } else { Err(DecodeError::Invalid("trailing bytes after message")) }
     }
@@ -319,9 +482,18 @@ mod tests {
 
     #[test]
     fn to_replica_round_trips() {
-        for message in
-            [ToReplica::Status, ToReplica::Execute { jobs: vec![] }, ToReplica::Execute { jobs: sample_jobs() }]
-        {
+        for message in [
+            ToReplica::Status,
+            ToReplica::Execute { jobs: vec![] },
+            ToReplica::Execute { jobs: sample_jobs() },
+            ToReplica::Snapshot,
+            ToReplica::Restore { next_expected: 1, snapshot: vec![] },
+            ToReplica::Restore { next_expected: 77, snapshot: vec![0x5A; 100_000] },
+            ToReplica::InjectFault(Fault::None),
+            ToReplica::InjectFault(Fault::Lie),
+            ToReplica::InjectFault(Fault::CrashAfter { requests: 3 }),
+            ToReplica::InjectFault(Fault::Slow { delay_ms: u64::MAX }),
+        ] {
             let bytes = message.encode();
             assert_eq!(bytes[0], WIRE_VERSION);
             assert_eq!(ToReplica::decode(&bytes), Ok(message));
@@ -335,8 +507,38 @@ mod tests {
             FromReplica::Status { next_expected: 1, digest: [7; 32] },
             FromReplica::Executed { next_expected: 5, results: vec![] },
             FromReplica::Executed { next_expected: u64::MAX, results: vec![(1, vec![]), (2, vec![0, 1, 2]), (3, big)] },
+            FromReplica::Snapshot { executed_up_to: 0, snapshot: vec![] },
+            FromReplica::Snapshot { executed_up_to: 41, snapshot: vec![1; 70_000] },
+            FromReplica::Restored { next_expected: 42 },
+            FromReplica::FaultSet(Fault::Lie),
+            FromReplica::FaultSet(Fault::CrashAfter { requests: 0 }),
         ] {
             assert_eq!(FromReplica::decode(&message.encode()), Ok(message));
+        }
+    }
+
+    /// The bytes of the version-1 messages that existed before state transfer: old peers keep understanding them.
+    #[test]
+    fn existing_encodings_are_unchanged() {
+        assert_eq!(ToReplica::Status.encode(), [1, 2]);
+        assert_eq!(ToReplica::Execute { jobs: vec![] }.encode(), [1, 1, 0, 0, 0, 0]);
+        let mut status = vec![1, 2, 9, 0, 0, 0, 0, 0, 0, 0];
+        status.extend_from_slice(&[3; 32]);
+        assert_eq!(FromReplica::Status { next_expected: 9, digest: [3; 32] }.encode(), status);
+        assert_eq!(
+            FromReplica::Executed { next_expected: 2, results: vec![(1, vec![7])] }.encode(),
+            [1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7]
+        );
+    }
+
+    #[test]
+    fn fault_text_round_trips_and_rejects_nonsense() {
+        for fault in [Fault::None, Fault::Lie, Fault::CrashAfter { requests: 12 }, Fault::Slow { delay_ms: 250 }] {
+            assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
+        }
+        assert_eq!("crash-after=0".parse::<Fault>(), Ok(Fault::CrashAfter { requests: 0 }));
+        for bad in ["", "lies", "crash-after", "crash-after=x", "slow=-1", "slow=5ms", "none=1"] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad:?} parsed");
         }
     }
 
@@ -350,6 +552,17 @@ mod tests {
         for cut in 0..from.len() {
             assert_eq!(FromReplica::decode(&from[..cut]), Err(DecodeError::Truncated), "prefix {cut}");
         }
+        let restore = ToReplica::Restore { next_expected: 3, snapshot: vec![1, 2, 3] }.encode();
+        let fault = ToReplica::InjectFault(Fault::Slow { delay_ms: 9 }).encode();
+        let snapshot = FromReplica::Snapshot { executed_up_to: 3, snapshot: vec![4, 5] }.encode();
+        for (bytes, to) in [(&restore, true), (&fault, true), (&snapshot, false)] {
+            for cut in 2..bytes.len() {
+                let result =
+                    if to { ToReplica::decode(&bytes[..cut]).err() } else { FromReplica::decode(&bytes[..cut]).err() };
+                assert_eq!(result, Some(DecodeError::Truncated), "prefix {cut} of {bytes:?}");
+            }
+        }
+        assert!(matches!(ToReplica::decode(&[WIRE_VERSION, TAG_INJECT_FAULT, 9]), Err(DecodeError::Invalid(_))));
     }
 
     #[test]
@@ -398,7 +611,7 @@ mod tests {
 
             /// Random bytes behind a valid header reach the deeper decoders more often.
             #[test]
-            fn decode_never_panics_past_the_header(tag in 0u8..4, body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            fn decode_never_panics_past_the_header(tag in 0u8..7, body in proptest::collection::vec(any::<u8>(), 0..512)) {
                 let mut bytes = vec![WIRE_VERSION, tag];
                 bytes.extend_from_slice(&body);
                 let _ = ToReplica::decode(&bytes);
@@ -410,6 +623,30 @@ mod tests {
                                     results in proptest::collection::vec((any::<u64>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..16)) {
                 let message = FromReplica::Executed { next_expected, results };
                 prop_assert_eq!(FromReplica::decode(&message.encode()), Ok(message));
+            }
+
+            #[test]
+            fn state_transfer_and_faults_round_trip(seq in any::<u64>(), snapshot in proptest::collection::vec(any::<u8>(), 0..256),
+                                                    kind in 0u8..4, amount in any::<u64>()) {
+                let fault = match kind {
+                    0 => Fault::None,
+                    1 => Fault::Lie,
+                    2 => Fault::CrashAfter { requests: amount },
+                    _ => Fault::Slow { delay_ms: amount },
+                };
+                for message in [
+                    ToReplica::Restore { next_expected: seq, snapshot: snapshot.clone() },
+                    ToReplica::InjectFault(fault),
+                ] {
+                    prop_assert_eq!(ToReplica::decode(&message.encode()), Ok(message));
+                }
+                for message in [
+                    FromReplica::Snapshot { executed_up_to: seq, snapshot },
+                    FromReplica::Restored { next_expected: seq },
+                    FromReplica::FaultSet(fault),
+                ] {
+                    prop_assert_eq!(FromReplica::decode(&message.encode()), Ok(message));
+                }
             }
         }
     }

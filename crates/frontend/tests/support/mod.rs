@@ -132,6 +132,10 @@ impl FakeReplica {
                         }
                         FromReplica::Executed { next_expected, results }
                     }
+                    ToReplica::Snapshot | ToReplica::Restore { .. } | ToReplica::InjectFault(_) => {
+                        task_log.lock().unwrap().violations.push("state transfer or fault message".to_string());
+                        continue;
+                    }
                 };
                 let _ = endpoint.send_to(&reply.encode(), from).await;
             }
