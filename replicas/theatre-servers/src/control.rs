@@ -3,18 +3,24 @@
 //! It executes jobs one at a time in id order (go-back-N, see the `replica_api` crate doc), routing each to its
 //! caller's home theatre server: directly when that server runs in this process, over UDP (an `Op::Run` call)
 //! when it runs in another. It keeps the bounded cache of recent results that answers retried jobs, and computes
-//! the replica digest from the three theatres' snapshots.
+//! the replica digest from the three theatres' snapshots. For state transfer it builds the replica snapshot from the
+//! theatres' snapshots and restores one into the theatre servers of this process; for fault injection it lies,
+//! answers slowly, or exits abruptly (`crate::fault`).
 //!
-//! It deliberately holds no booking state (the theatre servers own it) and applies no booking rule.
+//! It deliberately holds no booking state (the theatre servers own it) and applies no booking rule. Restoring
+//! theatre servers that run in another process is not supported (the replica manager always starts whole
+//! replicas); such a `Restore` is dropped with a warning and never answered.
 
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use booking::{Request, Response, TheatreCode, coordinator};
-use replica_api::{FromReplica, Job, RESULT_CACHE_MIN, ToReplica};
+use booking::{Request, Response, Theatre, TheatreCode, coordinator};
+use replica_api::{Fault, FromReplica, Job, RESULT_CACHE_MIN, ToReplica};
 use udp::Endpoint;
+
+use crate::fault::{FaultState, INJECTED_CRASH_EXIT_CODE};
 
 use crate::rpc::RpcClient;
 use crate::theatre_server::TheatreServer;
@@ -42,13 +48,15 @@ pub struct ControlStats {
     pub gaps: u64,
     /// Messages that did not decode, dropped.
     pub malformed: u64,
+    /// Snapshots restored.
+    pub restored: u64,
 }
 
 /// The control task's state.
 #[derive(Debug)]
 pub struct Control {
-    /// Bound to the control address; the driver's messages arrive here.
-    endpoint: Endpoint,
+    /// Bound to the control address; the driver's messages arrive here. Shared with delayed answers (`Slow`).
+    endpoint: Rc<Endpoint>,
     /// Indexed by `TheatreCode::index`.
     routes: [Route; 3],
     /// For routes that are `Remote`; its endpoint is read by [`Control::serve_client`].
@@ -60,6 +68,8 @@ pub struct Control {
     retried: Cell<u64>,
     gaps: Cell<u64>,
     malformed: Cell<u64>,
+    restored: u64,
+    fault: FaultState,
 }
 
 impl Control {
@@ -70,7 +80,7 @@ impl Control {
             "remote theatre servers need an RPC client"
         );
         Control {
-            endpoint,
+            endpoint: Rc::new(endpoint),
             routes,
             client,
             next_expected: 1,
@@ -79,7 +89,20 @@ impl Control {
             retried: Cell::new(0),
             gaps: Cell::new(0),
             malformed: Cell::new(0),
+            restored: 0,
+            fault: FaultState::default(),
         }
+    }
+
+    /// Misbehave this way from the next job on (`Fault::None` heals). `CrashAfter { requests: 0 }` exits at once.
+    pub fn set_fault(&mut self, fault: Fault) {
+        self.fault = FaultState::new(fault);
+        tracing::warn!(%fault, "injected fault set");
+        self.crash_if_due();
+    }
+
+    pub fn fault(&self) -> Fault {
+        self.fault.fault()
     }
 
     pub fn stats(&self) -> ControlStats {
@@ -88,6 +111,7 @@ impl Control {
             retried: self.retried.get(),
             gaps: self.gaps.get(),
             malformed: self.malformed.get(),
+            restored: self.restored,
         }
     }
 
@@ -113,12 +137,47 @@ impl Control {
                 ToReplica::Status => {
                     FromReplica::Status { next_expected: self.next_expected, digest: self.digest().await }
                 }
+                ToReplica::Snapshot => {
+                    FromReplica::Snapshot { executed_up_to: self.next_expected - 1, snapshot: self.snapshot().await }
+                }
+                ToReplica::Restore { next_expected, snapshot } => match self.restore(next_expected, &snapshot) {
+                    Ok(()) => FromReplica::Restored { next_expected: self.next_expected },
+                    Err(why) => {
+                        tracing::warn!(%from, why, "restore refused");
+                        continue;
+                    }
+                },
+                ToReplica::InjectFault(fault) => {
+                    self.fault = FaultState::new(fault);
+                    tracing::warn!(%fault, %from, "injected fault set");
+                    FromReplica::FaultSet(fault)
+                }
             };
             reply.clear();
             answer.encode_into(&mut reply);
+            let delay_ms = self.fault.answer_delay_ms();
+            if delay_ms > 0 && matches!(answer, FromReplica::Executed { .. }) {
+                // Slow: the answer leaves later, but the replica keeps serving (probes still get answers).
+                let endpoint = Rc::clone(&self.endpoint);
+                let delayed = std::mem::take(&mut reply);
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                    let _ = endpoint.send_to(&delayed, from).await;
+                });
+                continue;
+            }
             if let Err(error) = self.endpoint.send_to(&reply, from).await {
                 tracing::debug!(%error, %from, "control reply not sent; the driver resends");
             }
+            self.crash_if_due();
+        }
+    }
+
+    /// `CrashAfter` ran out: exit abruptly, as a crashing process would (no log flush, no answer).
+    fn crash_if_due(&self) {
+        if self.fault.crash_due() {
+            tracing::warn!(executed = self.executed.get(), "injected crash");
+            std::process::exit(INJECTED_CRASH_EXIT_CODE);
         }
     }
 
@@ -127,11 +186,16 @@ impl Control {
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
             if job.id == self.next_expected {
-                let bytes = self.run(&job).await.encode();
+                let response = self.run(&job).await;
+                let bytes =
+                    if self.fault.lies() { crate::fault::lie(&response, job.id).encode() } else { response.encode() };
                 self.results[slot_of(job.id)] = Some((job.id, bytes.clone()));
                 results.push((job.id, bytes));
                 self.next_expected += 1;
                 self.executed.set(self.executed.get() + 1);
+                self.fault.job_executed();
+                // Crash between jobs, before answering: the executed jobs' results are lost with the process.
+                self.crash_if_due();
             } else if job.id < self.next_expected {
                 if let Some((_, bytes)) = self.results[slot_of(job.id)].as_ref().filter(|(id, _)| *id == job.id) {
                     results.push((job.id, bytes.clone()));
@@ -162,6 +226,41 @@ impl Control {
 
     /// SHA-256 of the replica snapshot built from the three theatres' snapshots (`booking::replica`).
     pub async fn digest(&self) -> [u8; 32] {
+        let [atw, out, ver] = &self.theatre_snapshots().await;
+        booking::replica::replica_digest([atw, out, ver])
+    }
+
+    /// The canonical replica snapshot (`booking::replica`), whose SHA-256 is [`Control::digest`].
+    pub async fn snapshot(&self) -> Vec<u8> {
+        let [atw, out, ver] = &self.theatre_snapshots().await;
+        booking::replica::replica_snapshot([atw, out, ver])
+    }
+
+    /// Replaces the replica's state with `snapshot` (a replica snapshot), expects job `next_expected` next and
+    /// forgets the cached results (they belong to the old state). Every theatre server must run in this process.
+    pub fn restore(&mut self, next_expected: u64, snapshot: &[u8]) -> Result<(), &'static str> {
+        if next_expected == 0 {
+            return Err("next_expected must be at least 1");
+        }
+        let replica = booking::Replica::restore(snapshot).map_err(|_| "the snapshot does not decode")?;
+        let mut servers = Vec::with_capacity(3);
+        for code in TheatreCode::ALL {
+            match &self.routes[code.index()] {
+                Route::Local(server) => servers.push(Rc::clone(server)),
+                Route::Remote(_) => return Err("a theatre server runs in another process"),
+            }
+        }
+        for (code, server) in TheatreCode::ALL.into_iter().zip(servers) {
+            let theatre = Theatre::restore(&replica.theatre(code).snapshot()).map_err(|_| "theatre snapshot")?;
+            server.replace_theatre(theatre);
+        }
+        self.next_expected = next_expected;
+        self.results.iter_mut().for_each(|slot| *slot = None);
+        self.restored += 1;
+        Ok(())
+    }
+
+    async fn theatre_snapshots(&self) -> [Vec<u8>; 3] {
         let mut snapshots: [Vec<u8>; 3] = Default::default();
         for code in TheatreCode::ALL {
             snapshots[code.index()] = match &self.routes[code.index()] {
@@ -172,8 +271,7 @@ impl Control {
                 }
             };
         }
-        let [atw, out, ver] = &snapshots;
-        booking::replica::replica_digest([atw, out, ver])
+        snapshots
     }
 }
 

@@ -23,6 +23,7 @@
 pub mod audit_log;
 pub mod control;
 pub mod doorbell;
+pub mod fault;
 pub mod rpc;
 pub mod theatre_server;
 pub mod wire;

@@ -51,13 +51,18 @@ struct Cli {
     /// How often log files are flushed to the OS.
     #[arg(long, default_value_t = 200)]
     log_flush_ms: u64,
+    /// Injected fault (tests, demonstrations): `lie`, `crash-after=N` (exit abruptly after N jobs), `slow=MS`
+    /// (delay every answer to executed jobs), or `none`. The config's `[[replicas]].fault` is not read here: the
+    /// replica manager passes it to the first replica only, so that replacements run without it.
+    #[arg(long, default_value = "none")]
+    fault: replica_api::Fault,
 }
 
 fn parse_theatre(text: &str) -> Result<TheatreCode, String> {
     TheatreCode::parse(text).ok_or_else(|| format!("{text:?} is not ATW, OUT or VER"))
 }
 
-fn options(cli: Cli) -> anyhow::Result<Options> {
+fn options(cli: &Cli) -> anyhow::Result<Options> {
     let config = match &cli.config {
         Some(path) => config::Config::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => {
@@ -90,9 +95,9 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             cli.out_addr.unwrap_or(addrs.out),
             cli.ver_addr.unwrap_or(addrs.ver),
         ],
-        theatres: if all { TheatreCode::ALL.to_vec() } else { cli.theatre },
+        theatres: if all { TheatreCode::ALL.to_vec() } else { cli.theatre.clone() },
         with_control: all || cli.with_control,
-        logs_dir: cli.logs_dir.unwrap_or(config.logs.dir.clone()),
+        logs_dir: cli.logs_dir.clone().unwrap_or(config.logs.dir.clone()),
         zone,
         faults: udp::LinkFaults {
             drop: faults.drop,
@@ -137,11 +142,16 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let options = options(Cli::parse())?;
+    let cli = Cli::parse();
+    let options = options(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async {
-        let process = ReplicaProcess::bind(&options).await.context("binding the replica's endpoints")?;
+        let mut process = ReplicaProcess::bind(&options).await.context("binding the replica's endpoints")?;
+        if cli.fault != replica_api::Fault::None {
+            let Some(control) = process.control_mut() else { bail!("--fault needs the control task in this process") };
+            control.set_fault(cli.fault);
+        }
         tracing::info!(name = %options.name, theatres = ?options.theatres, control = options.with_control, "replica up");
         let stats = process.serve(shutdown_signal()).await.context("serving")?;
         tracing::info!(?stats, "replica stopped");
