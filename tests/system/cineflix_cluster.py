@@ -215,3 +215,192 @@ def wait_ready(cluster: Cluster) -> None:
 
 def remove_work_dir(cluster: Cluster) -> None:
     shutil.rmtree(cluster.work_dir, ignore_errors=True)
+
+
+# ----- replicated deployments (additive: the standalone harness above is unchanged) -----
+#
+# A replicated deployment is started the way an operator starts one: `cineflix-up --config <temp config>`, which
+# starts the sequencer, one `cineflix-rm` per replica (each starting its own `cineflix-replica`) and the front end,
+# waits until a real request goes through, and prints one line per component with its pid. The replica processes
+# are found as children of their replica manager. `cineflix status --json` and `cineflix fault` are the operator's
+# view and levers.
+
+REPLICATED_BINARIES = ("cineflix-up", "cineflix-sequencer", "cineflix-rm", "cineflix-replica", "cineflix-frontend",
+                       "cineflix")
+
+
+@dataclass
+class ReplicatedCluster:
+    """One running replicated deployment, owned through its `cineflix-up` process."""
+
+    http_port: int
+    work_dir: Path
+    config_path: Path
+    replica_controls: dict[int, int]
+    up: subprocess.Popen | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/cineflix"
+
+    @property
+    def wsdl_url(self) -> str:
+        return f"{self.endpoint}?wsdl"
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        return {"cineflix-up": self.up} if self.up else {}
+
+    def logs_text(self) -> str:
+        return Cluster.logs_text(self)  # same layout: every *.log / *.out under work_dir
+
+    def log_files(self) -> list[Path]:
+        return Cluster.log_files(self)
+
+    def check_alive(self) -> None:
+        if self.up is not None and self.up.poll() is not None:
+            raise RuntimeError(f"cineflix-up exited with status {self.up.returncode}\n{self.logs_text()}")
+
+    def cineflix(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """Runs the `cineflix` CLI against this deployment's config."""
+        return subprocess.run(
+            [str(binary_dir() / "cineflix"), *args, "--config", str(self.config_path)],
+            cwd=self.work_dir, capture_output=True, text=True, timeout=timeout,
+        )
+
+    def status(self) -> dict:
+        """`cineflix status --json`, as {component: row}. Components that did not answer have "up": false."""
+        import json
+        done = self.cineflix("status", "--json")
+        rows = json.loads(done.stdout)["components"]
+        return {row["component"]: row for row in rows}
+
+    def replica_pid(self, replica_id: int) -> int | None:
+        """The pid of the `cineflix-replica` that `rm<replica_id>` currently supervises."""
+        parent = self.pids[f"rm{replica_id}"]
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            head, _, tail = stat.rpartition(")")
+            comm = head.partition("(")[2]
+            fields = tail.split()
+            if len(fields) > 1 and int(fields[1]) == parent and comm.startswith("cineflix-repli"):
+                return int(entry.name)
+        return None
+
+    def replica_status(self, replica_id: int, timeout: float = 1.0) -> tuple[int, bytes] | None:
+        """Asks a replica's control address for replica-api `Status`: (next_expected, digest), or None."""
+        import struct
+        request = bytes([0x10, 1, 2])  # framing "whole message", wire version 1, tag Status
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(timeout)
+            sock.sendto(request, ("127.0.0.1", self.replica_controls[replica_id]))
+            try:
+                reply, _ = sock.recvfrom(65536)
+            except OSError:
+                return None
+        if len(reply) != 3 + 8 + 32 or reply[:3] != bytes([0x10, 1, 2]):
+            return None
+        (next_expected,) = struct.unpack("<Q", reply[3:11])
+        return next_expected, reply[11:]
+
+    def stop(self) -> None:
+        if self.up is not None and self.up.poll() is None:
+            self.up.send_signal(signal.SIGTERM)
+            try:
+                self.up.wait(timeout=STOP_TIMEOUT_S * 3)
+            except subprocess.TimeoutExpired:
+                self.up.kill()
+                self.up.wait()
+
+
+def render_replicated_config(http_port: int, ports: list[int], log_dir: Path, replicas: int,
+                             replication: dict) -> str:
+    it = iter(ports)
+    lines = [
+        "[frontend]",
+        f'listen = "127.0.0.1:{http_port}"',
+        'mode = "replicated"',
+        'vote = "software"',
+        f'udp = "127.0.0.1:{next(it)}"',
+        f'results = "127.0.0.1:{next(it)}"',
+        "node_id = 100",
+        "max_body_bytes = 65536",
+        "request_timeout_ms = 5000",
+        "",
+        "[time]",
+        'zone = "America/Toronto"',
+        "",
+        "[logs]",
+        f'dir = "{log_dir}"',
+        "",
+        "[sequencer]",
+        f'addr = "127.0.0.1:{next(it)}"',
+        "",
+        "[replication]",
+    ]
+    lines += [f"{key} = {value}" for key, value in replication.items()]
+    for replica_id in range(1, replicas + 1):
+        lines += [
+            "",
+            "[[replicas]]",
+            f"id = {replica_id}",
+            f'manager = "127.0.0.1:{next(it)}"',
+            f'member = "127.0.0.1:{next(it)}"',
+            "[replicas.replica]",
+            f'control = "127.0.0.1:{next(it)}"',
+            f'atw = "127.0.0.1:{next(it)}"',
+            f'out = "127.0.0.1:{next(it)}"',
+            f'ver = "127.0.0.1:{next(it)}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedCluster:
+    """Starts a replicated deployment via `cineflix-up` on fresh ports; returns once it answers a real request."""
+    bin_dir = binary_dir()
+    for name in REPLICATED_BINARIES:
+        if not (bin_dir / name).is_file():
+            raise FileNotFoundError(f"{bin_dir / name} not found: build with `cargo build --release --bins` "
+                                    "or point CINEFLIX_BIN at the directory holding the binaries")
+    work_dir = Path(tempfile.mkdtemp(prefix="cineflix-replicated-"))
+    log_dir = work_dir / "log"
+    log_dir.mkdir()
+    http_port = free_tcp_port()
+    ports = free_udp_ports(3 + 6 * replicas)
+    config_path = work_dir / "cineflix.toml"
+    config_path.write_text(render_replicated_config(http_port, ports, log_dir, replicas, replication))
+    controls = {replica_id: ports[3 + 6 * (replica_id - 1) + 2] for replica_id in range(1, replicas + 1)}
+    cluster = ReplicatedCluster(http_port=http_port, work_dir=work_dir, config_path=config_path,
+                                replica_controls=controls)
+    env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
+    env.setdefault("RUST_LOG", "info")
+    out_path = work_dir / "cineflix-up.out"
+    with open(out_path, "wb") as out:
+        cluster.up = subprocess.Popen(
+            [str(bin_dir / "cineflix-up"), "--config", str(config_path), "--ready-timeout-s", str(int(READY_TIMEOUT_S))],
+            cwd=work_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S + 10
+        while True:
+            cluster.check_alive()
+            text = out_path.read_text(errors="replace")
+            if "CineFlix is up." in text:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cineflix-up did not report the cluster up\n{cluster.logs_text()}")
+            time.sleep(0.05)  # polling interval, not a settle delay
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] == "pid":
+                cluster.pids[parts[0]] = int(parts[2])
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

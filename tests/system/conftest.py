@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from cineflix_cluster import Cluster, remove_work_dir, start_cluster
+from cineflix_cluster import Cluster, ReplicatedCluster, remove_work_dir, start_cluster
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def pytest_runtest_makereport(item, call):
     if report.when != "call" or not report.failed:
         return
     for name, value in getattr(item, "funcargs", {}).items():
-        if isinstance(value, Cluster):
+        if isinstance(value, (Cluster, ReplicatedCluster)):
             for process_name, process in value.processes.items():
                 state = "running" if process.poll() is None else f"exited with {process.returncode}"
                 report.sections.append((f"cineflix {name}: {process_name}", state))
