@@ -10,7 +10,8 @@
 //!
 //! Needs the sibling binaries: `cargo build -p sequencer -p theatre-servers` (the test fails, never skips, when
 //! they are missing). `RM_TEST_REQUESTS` sets the requests per phase (default 60); `RM_TEST_KEEP_LOGS` keeps the
-//! logs (their directory is printed).
+//! logs (their directory is printed); `RM_TEST_LINK_FAULTS=0.05` drops, duplicates and reorders that share of
+//! datagrams on every link of the cluster's processes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, UdpSocket};
@@ -39,6 +40,11 @@ fn requests_per_phase() -> u64 {
     std::env::var("RM_TEST_REQUESTS").ok().and_then(|text| text.parse().ok()).unwrap_or(60)
 }
 
+/// `RM_TEST_LINK_FAULTS`: drop, duplicate and reorder rate on every link of the cluster's processes (default 0).
+fn link_fault_rate() -> f64 {
+    std::env::var("RM_TEST_LINK_FAULTS").ok().and_then(|text| text.parse().ok()).unwrap_or(0.0)
+}
+
 fn sibling(name: &str) -> PathBuf {
     let path = Path::new(RM_BINARY).with_file_name(name);
     assert!(path.is_file(), "{} is missing: run `cargo build -p sequencer -p theatre-servers` first", path.display());
@@ -63,11 +69,13 @@ fn write_config(dir: &Path, addrs: &Addresses) -> PathBuf {
     let mut text = format!(
         "[frontend]\nmode = \"replicated\"\nudp = \"{}\"\nresults = \"{}\"\nnode_id = {FRONT_END_ID}\n\n\
          [logs]\ndir = {:?}\n\n[sequencer]\naddr = \"{}\"\nnode_id = 0\n\n\
-         [replication]\nreplica_start_timeout_ms = 30000\n",
+         [replication]\nreplica_start_timeout_ms = 30000\n\n\
+         [faults]\ndrop = {drop:?}\nduplicate = {drop:?}\nreorder = {drop:?}\n",
         addrs.submitter,
         addrs.results,
         dir.join("logs").display().to_string(),
         addrs.sequencer,
+        drop = link_fault_rate(),
     );
     for (id, [manager, member, control, atw, out, ver]) in &addrs.replicas {
         text.push_str(&format!(
