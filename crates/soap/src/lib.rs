@@ -34,7 +34,7 @@ mod wsdl;
 pub use client::{ClientError, ClientResponse, parse_response};
 pub use fault::{Fault, FaultKind};
 pub use parse::parse_request;
-pub use render::{build_request, render_response, render_response_with_message};
+pub use render::{build_request, build_request_into, render_response, render_response_with_message};
 pub use wsdl::wsdl;
 
 /// The target namespace of the WSDL: every payload element lives in it.

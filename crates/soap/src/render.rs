@@ -241,8 +241,22 @@ fn booking_entry(out: &mut Out, entry: &ScheduleEntry) {
 
 /// Client side: the request envelope for `request`, in the element order of the contract.
 pub fn build_request(version: SoapVersion, request: &Request) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    build_request_into(&mut out, version, request);
+    out
+}
+
+/// [`build_request`] into `out` (cleared first), so that a caller sending many requests (the
+/// load generator) reuses one buffer instead of allocating one per request.
+pub fn build_request_into(out: &mut Vec<u8>, version: SoapVersion, request: &Request) {
+    out.clear();
+    let mut buffer = Out(std::mem::take(out));
+    write_request(&mut buffer, version, request);
+    *out = buffer.into_inner();
+}
+
+fn write_request(out: &mut Out, version: SoapVersion, request: &Request) {
     let kind = OpKind::of(&request.operation);
-    let mut out = Out::with_capacity(512);
     out.envelope_start(version);
     out.payload_start(kind.name());
     out.leaf_text(Param::UserId.name(), &request.user_id);
@@ -287,7 +301,6 @@ pub fn build_request(version: SoapVersion, request: &Request) -> Vec<u8> {
     }
     out.close(kind.name());
     out.envelope_end(version);
-    out.into_inner()
 }
 
 #[cfg(test)]

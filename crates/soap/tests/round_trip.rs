@@ -75,6 +75,17 @@ fn build_request_then_parse_request_is_identity() {
 }
 
 #[test]
+fn build_request_into_a_reused_buffer_matches_build_request() {
+    let mut buffer = b"left over from an earlier, longer request".repeat(20);
+    for version in VERSIONS {
+        for request in every_operation() {
+            soap::build_request_into(&mut buffer, version, &request);
+            assert_eq!(buffer, build_request(version, &request));
+        }
+    }
+}
+
+#[test]
 fn built_requests_look_like_the_contract() {
     let request = &every_operation()[3];
     let envelope = String::from_utf8(build_request(SoapVersion::V11, request)).unwrap();
