@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
 use std::fmt;
 use std::time::Duration;
@@ -111,26 +112,81 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connection, CallError> {
     Ok(sender)
 }
 
+/// The parts of every request to one endpoint in one SOAP version that never change, made once:
+/// the load generator sends many requests and should not parse the URL or copy header values for
+/// each of them.
+#[derive(Clone, Debug)]
+pub struct RequestHead {
+    uri: hyper::Uri,
+    host: HeaderValue,
+    content_type: HeaderValue,
+    version: soap::SoapVersion,
+    /// `SOAPAction` values already made, by operation name (SOAP 1.1 only; at most seven).
+    soap_actions: Vec<(&'static str, HeaderValue)>,
+}
+
+impl RequestHead {
+    pub fn new(endpoint: &Endpoint, version: soap::SoapVersion) -> Result<RequestHead, CallError> {
+        let invalid = |what: &str| CallError::Transport(format!("cannot build HTTP request: invalid {what}"));
+        Ok(RequestHead {
+            uri: endpoint.path.parse().map_err(|_| invalid("path"))?,
+            host: HeaderValue::from_str(&endpoint.authority).map_err(|_| invalid("Host"))?,
+            content_type: HeaderValue::from_static(version.content_type()),
+            version,
+            soap_actions: Vec::new(),
+        })
+    }
+
+    /// The `SOAPAction` header value of `operation`, made on first use.
+    fn soap_action(&mut self, operation: &'static str) -> HeaderValue {
+        if let Some((_, value)) = self.soap_actions.iter().find(|(name, _)| *name == operation) {
+            return value.clone();
+        }
+        let value = HeaderValue::from_str(&format!("\"{}/{operation}\"", soap::NAMESPACE))
+            .expect("operation names and the namespace are header-safe ASCII");
+        self.soap_actions.push((operation, value.clone()));
+        value
+    }
+
+    fn request(&mut self, operation: &'static str, envelope: Bytes) -> hyper::Request<Full<Bytes>> {
+        let mut request = hyper::Request::new(Full::new(envelope));
+        *request.method_mut() = hyper::Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        let soap_action = (self.version == soap::SoapVersion::V11).then(|| self.soap_action(operation));
+        let headers = request.headers_mut();
+        headers.reserve(3);
+        headers.insert(hyper::header::HOST, self.host.clone());
+        headers.insert(hyper::header::CONTENT_TYPE, self.content_type.clone());
+        if let Some(soap_action) = soap_action {
+            // The service dispatches on the Body's element, not on SOAPAction; the header is
+            // sent (with the WSDL's soapAction) because SOAP 1.1 requires it to be present.
+            headers.insert(HeaderName::from_static("soapaction"), soap_action);
+        }
+        request
+    }
+}
+
 /// Sends one SOAP envelope on `connection` and returns the HTTP status and body.
 pub async fn exchange(
     connection: &mut Connection,
     endpoint: &Endpoint,
     version: soap::SoapVersion,
-    operation: &str,
+    operation: &'static str,
+    envelope: Bytes,
+) -> Result<(u16, Bytes), CallError> {
+    let mut head = RequestHead::new(endpoint, version)?;
+    send(connection, &mut head, operation, envelope).await
+}
+
+/// [`exchange`] with the request head made beforehand (see [`RequestHead`]).
+pub async fn send(
+    connection: &mut Connection,
+    head: &mut RequestHead,
+    operation: &'static str,
     envelope: Bytes,
 ) -> Result<(u16, Bytes), CallError> {
     connection.ready().await.map_err(|error| CallError::Transport(format!("connection closed: {error}")))?;
-    let mut builder = hyper::Request::post(endpoint.path.as_str())
-        .header(hyper::header::HOST, endpoint.authority.as_str())
-        .header(hyper::header::CONTENT_TYPE, version.content_type());
-    if version == soap::SoapVersion::V11 {
-        // The service dispatches on the Body's element, not on SOAPAction; the header is
-        // sent (with the WSDL's soapAction) because SOAP 1.1 requires it to be present.
-        builder = builder.header("SOAPAction", format!("\"{}/{operation}\"", soap::NAMESPACE));
-    }
-    let request = builder
-        .body(Full::new(envelope))
-        .map_err(|error| CallError::Transport(format!("cannot build HTTP request: {error}")))?;
+    let request = head.request(operation, envelope);
     let response = connection
         .send_request(request)
         .await

@@ -13,11 +13,11 @@ mod histogram;
 mod workload;
 
 use crate::cli::{BenchArgs, GlobalArgs};
-use crate::client::{CallError, Connection, Endpoint, connect, exchange, interpret};
+use crate::client::{CallError, Connection, Endpoint, RequestHead, connect, exchange, interpret, send};
 use crate::json::Json;
 use crate::outcome::{EXIT_FAULT, EXIT_SUCCESS, EXIT_USAGE};
 use booking::ResultCode;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use histogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ const RECONNECT_PAUSE_MS: u64 = 20;
 struct Shared {
     endpoint: Endpoint,
     version: soap::SoapVersion,
+    /// Copied by each worker (it caches `SOAPAction` values).
+    head: RequestHead,
     timeout: Duration,
     /// Requests started from here on are measured.
     measure_start: Instant,
@@ -112,6 +114,10 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
     };
     let version = global.soap.version();
     let timeout = Duration::from_millis(global.timeout_ms);
+    let head = match RequestHead::new(&endpoint, version) {
+        Ok(head) => head,
+        Err(error) => return usage(&error.to_string()),
+    };
     runtime.block_on(async {
         if args.setup_enabled() {
             if let Err(message) = setup(&endpoint, version, timeout, &world).await {
@@ -129,6 +135,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
         let shared = Arc::new(Shared {
             endpoint: endpoint.clone(),
             version,
+            head,
             timeout,
             measure_start: start + args.warmup,
             end: start + args.warmup + args.duration,
@@ -143,6 +150,14 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
             })
             .collect();
         let progress = tokio::spawn(report_progress(shared.clone(), start));
+        // The process's CPU time when measuring starts (workers keep running meanwhile).
+        let cpu_at_measure_start = tokio::spawn({
+            let measure_start = shared.measure_start;
+            async move {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(measure_start)).await;
+                process_cpu_us()
+            }
+        });
         let mut tally = Tally::default();
         for worker in workers {
             match worker.await {
@@ -154,6 +169,10 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
             }
         }
         progress.abort();
+        let client_cpu_us = match (cpu_at_measure_start.await.ok().flatten(), process_cpu_us()) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
         // A closing progress line, so even a run shorter than one tick shows one.
         let elapsed_s = start.elapsed().as_secs_f64();
         let completed = shared.completed.load(Ordering::Relaxed);
@@ -170,6 +189,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
             mix: &mix,
             measured_s: args.duration.as_secs_f64(),
             tally: &tally,
+            client_cpu_us,
         };
         let rendered = if global.json { format!("{}\n", report.json().render()) } else { report.text() };
         // A closed stdout (`| head`) must not turn a finished run into a panic.
@@ -241,6 +261,12 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
         return tally;
     }
     let mut connection: Option<Connection> = None;
+    let mut head = shared.head.clone();
+    // Reused for every request: the envelope is built into `envelope`, copied into `outgoing`,
+    // and handed to hyper as a frozen slice of it; once hyper drops that, `outgoing` reuses the
+    // allocation, so a steady run allocates no request buffers.
+    let mut envelope = Vec::with_capacity(1024);
+    let mut outgoing = BytesMut::with_capacity(4096);
     loop {
         let started = Instant::now();
         if started >= shared.end {
@@ -271,15 +297,15 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
             }
         }
         let planned = workload.next();
-        let envelope = Bytes::from(soap::build_request(shared.version, &planned.request));
+        soap::build_request_into(&mut envelope, shared.version, &planned.request);
+        outgoing.extend_from_slice(&envelope);
+        let body = outgoing.split().freeze();
         let sending = connection.as_mut().expect("connected above");
         let sent_at = Instant::now();
-        let exchanged = tokio::time::timeout(
-            shared.timeout,
-            exchange(sending, &shared.endpoint, shared.version, planned.request.operation.name(), envelope),
-        )
-        .await
-        .unwrap_or(Err(CallError::Timeout(shared.timeout)));
+        let exchanged =
+            tokio::time::timeout(shared.timeout, send(sending, &mut head, planned.request.operation.name(), body))
+                .await
+                .unwrap_or(Err(CallError::Timeout(shared.timeout)));
         let latency = sent_at.elapsed();
         let answer = match exchanged {
             Ok((status, body)) => interpret(status, &body),
@@ -359,6 +385,8 @@ struct Report<'a> {
     mix: &'a Mix,
     measured_s: f64,
     tally: &'a Tally,
+    /// CPU time (user + system) of this process over the measured period, when known.
+    client_cpu_us: Option<u64>,
 }
 
 /// Percentiles reported, with their JSON names.
@@ -367,6 +395,13 @@ const PERCENTILES: [(f64, &str); 4] = [(50.0, "p50"), (90.0, "p90"), (99.0, "p99
 impl Report<'_> {
     fn rate(&self) -> f64 {
         self.tally.requests as f64 / self.measured_s
+    }
+
+    /// The load generator's own CPU time per measured request: what it takes from the machine it
+    /// shares with the server.
+    fn client_cpu_us_per_request(&self) -> Option<f64> {
+        let cpu_us = self.client_cpu_us?;
+        (self.tally.requests > 0).then(|| cpu_us as f64 / self.tally.requests as f64)
     }
 
     fn text(&self) -> String {
@@ -415,6 +450,13 @@ impl Report<'_> {
         }
         line.push_str(&format!(" max={:.1} mean={:.1}\n", micros(latency.max()), latency.mean() / 1000.0));
         out.push_str(&line.replace("p99_9", "p99.9"));
+        match (self.client_cpu_us_per_request(), self.client_cpu_us) {
+            (Some(per_request), Some(cpu_us)) => out.push_str(&format!(
+                "client CPU:  {per_request:.1} µs/request ({:.2} s user+system while measuring)\n",
+                cpu_us as f64 / 1e6
+            )),
+            _ => out.push_str("client CPU:  unknown (no /proc/self/stat)\n"),
+        }
         out
     }
 
@@ -460,7 +502,26 @@ impl Report<'_> {
             .with("errors_total", tally.error_total())
             .with("errors", errors)
             .with("latency_us", latency_us)
+            .with("client_cpu_us_per_request", self.client_cpu_us_per_request().map(|us| (us * 10.0).round() / 10.0))
     }
+}
+
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). Its unit is USER_HZ, which Linux fixes at 100 per second for user space.
+fn process_cpu_us() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    parse_cpu_us(&stat)
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in µs. The command name (field 2)
+/// may hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_cpu_us(stat: &str) -> Option<u64> {
+    const USER_HZ: u64 = 100;
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_ascii_whitespace();
+    // Field 3 (state) is the first after the name; utime is field 14.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 1_000_000 / USER_HZ)
 }
 
 fn micros(nanos: u64) -> f64 {
@@ -485,6 +546,14 @@ mod tests {
         assert_eq!(group_thousands(999), "999");
         assert_eq!(group_thousands(1000), "1,000");
         assert_eq!(group_thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn cpu_time_comes_from_fields_14_and_15() {
+        let stat = "4242 (cineflix (x) y) S 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0 100 0 0";
+        assert_eq!(parse_cpu_us(stat), Some(2_810_000));
+        assert_eq!(parse_cpu_us("4242 (cut) S 1 2"), None);
+        assert!(process_cpu_us().is_none_or(|us| us < 86_400_000_000), "a test process uses under a day");
     }
 
     #[test]
