@@ -48,16 +48,6 @@ fn malformed(message: impl Into<String>) -> ClientError {
 
 /// Parses a response envelope (SOAP 1.1 or 1.2), or the fault it carries.
 pub fn parse_response(body: &[u8]) -> Result<ClientResponse, ClientError> {
-    // Most answers are in the fast reader's subset. Any error on that path (faults included) only
-    // means "read it again with quick-xml", which then gives the answer.
-    if let Ok(Ok(parsed)) = Cursor::new_fast(body).map(|mut cursor| parse_envelope(&mut cursor)) {
-        return Ok(parsed);
-    }
-    parse_response_xml(body)
-}
-
-/// [`parse_response`] with quick-xml only (the reference the fast path is tested against).
-pub(crate) fn parse_response_xml(body: &[u8]) -> Result<ClientResponse, ClientError> {
     parse_envelope(&mut Cursor::new(body)?)
 }
 

@@ -11,7 +11,6 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
 
-use crate::fast::{FastReader, Token};
 use crate::{Fault, FaultKind, NAMESPACE, SOAP11_ENVELOPE_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE, SoapVersion};
 
 /// Deepest element nesting accepted. CineFlix envelopes need 4 levels, WS-Security headers 6.
@@ -40,7 +39,7 @@ pub(crate) enum Ns {
 }
 
 impl Ns {
-    pub(crate) fn classify(namespace: &str) -> Ns {
+    fn classify(namespace: &str) -> Ns {
         match namespace {
             NAMESPACE => Ns::Cineflix,
             SOAP11_ENVELOPE_NAMESPACE => Ns::Soap11,
@@ -57,47 +56,23 @@ impl Ns {
     }
 }
 
-/// An element start as read by either reader.
+/// An element start, attributes included, with its local name as a plain `&str`.
 #[derive(Debug)]
-pub(crate) enum Start<'i> {
-    /// Read by quick-xml: the whole tag, attributes included.
-    Xml(BytesStart<'i>),
-    /// Read by the fast reader, whose subset has no attributes but namespace declarations.
-    Fast { name: &'i str, local: &'i str },
-}
+pub(crate) struct Start<'i>(BytesStart<'i>);
 
 impl Start<'_> {
     #[inline]
     pub(crate) fn local_name(&self) -> &str {
-        match self {
-            Start::Xml(start) => {
-                let local = start.local_name();
-                // `LocalName` borrows from `start`; re-slice it out of the name for a plain `&str`.
-                let name: &str = start.name().into_inner();
-                &name[name.len() - local.as_ref().len()..]
-            }
-            Start::Fast { local, .. } => local,
-        }
+        let local = self.0.local_name();
+        // `LocalName` borrows from the tag; re-slice it out of the name for a plain `&str`.
+        let name: &str = self.0.name().into_inner();
+        &name[name.len() - local.as_ref().len()..]
     }
 
-    /// The start tag with its attributes, when quick-xml read it (fast-read tags have none to inspect).
-    pub(crate) fn tag(&self) -> Option<&BytesStart<'_>> {
-        match self {
-            Start::Xml(start) => Some(start),
-            Start::Fast { .. } => None,
-        }
+    /// The start tag with its attributes.
+    pub(crate) fn tag(&self) -> &BytesStart<'_> {
+        &self.0
     }
-}
-
-/// Where the cursor's events come from.
-// The fast reader's fixed-size stacks make it the larger variant; a cursor lives on the stack for
-// one message, and boxing it would cost an allocation per message.
-#[allow(clippy::large_enum_variant)]
-enum Reader<'i> {
-    /// Everything XML 1.0 allows, with quick-xml's error messages.
-    Xml(NsReader<&'i [u8]>),
-    /// A common subset only; any other input is a fault that makes the caller start over with `Xml`.
-    Fast(FastReader<'i>),
 }
 
 /// What the cursor yields. Comments, processing instructions and the XML declaration are skipped.
@@ -115,7 +90,7 @@ pub(crate) enum Item<'i> {
 }
 
 pub(crate) struct Cursor<'i> {
-    reader: Reader<'i>,
+    reader: NsReader<&'i [u8]>,
     /// Elements currently open.
     depth: u32,
     /// Elements opened so far.
@@ -127,26 +102,11 @@ pub(crate) struct Cursor<'i> {
 }
 
 impl<'i> Cursor<'i> {
-    /// Starts reading `body`, which must be UTF-8 (a leading byte order mark is skipped), with
-    /// quick-xml: all of XML, and the error messages callers report.
+    /// Starts reading `body`, which must be UTF-8 (a leading byte order mark is skipped).
     pub(crate) fn new(body: &'i [u8]) -> Result<Cursor<'i>, Fault> {
         let text = Cursor::utf8(body)?;
         let mut reader = NsReader::from_str(text);
         reader.resolver_mut().set_max_namespace_bindings(NAMESPACE_BINDINGS_MAX);
-        Ok(Cursor {
-            reader: Reader::Xml(reader),
-            depth: 0,
-            elements: 0,
-            close_pending: false,
-            version: SoapVersion::V11,
-        })
-    }
-
-    /// Like [`Cursor::new`], with the fast reader: any fault it gives (including every XML error,
-    /// worded vaguely) means "parse again with [`Cursor::new`]", which gives the real answer.
-    pub(crate) fn new_fast(body: &'i [u8]) -> Result<Cursor<'i>, Fault> {
-        let text = Cursor::utf8(body)?;
-        let reader = Reader::Fast(FastReader::new(text));
         Ok(Cursor { reader, depth: 0, elements: 0, close_pending: false, version: SoapVersion::V11 })
     }
 
@@ -175,24 +135,8 @@ impl<'i> Cursor<'i> {
             self.depth -= 1;
             return Ok(Item::Close);
         }
-        let reader = match &mut self.reader {
-            Reader::Xml(reader) => reader,
-            Reader::Fast(reader) => {
-                return match reader.next() {
-                    Ok(Token::Start { name, local, ns, empty }) => self.opened(Start::Fast { name, local }, ns, empty),
-                    Ok(Token::End) => {
-                        self.depth -= 1;
-                        Ok(Item::Close)
-                    }
-                    Ok(Token::Text(text)) => Ok(Item::Text(Cow::Borrowed(text))),
-                    Ok(Token::Char(ch)) => Ok(Item::Char(ch)),
-                    Ok(Token::Eof) => Ok(Item::Eof),
-                    Err(_) => Err(self.fault(FaultKind::MalformedXml, "outside the fast reader's subset")),
-                };
-            }
-        };
         loop {
-            let event = match reader.read_event() {
+            let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(error) => {
                     let error = error.to_string();
@@ -237,8 +181,7 @@ impl<'i> Cursor<'i> {
         self.depth += 1;
         self.elements += 1;
         self.check_limits()?;
-        let Reader::Xml(reader) = &self.reader else { unreachable!("quick-xml events come from quick-xml") };
-        let ns = match reader.resolver().resolve_element(start.name()).0 {
+        let ns = match self.reader.resolver().resolve_element(start.name()).0 {
             ResolveResult::Bound(Namespace(namespace)) => Ns::classify(namespace),
             ResolveResult::Unbound => Ns::Unqualified,
             ResolveResult::Unknown(prefix) => {
@@ -247,16 +190,7 @@ impl<'i> Cursor<'i> {
             }
         };
         self.close_pending = empty;
-        Ok(Item::Open(Start::Xml(start), ns))
-    }
-
-    /// An element start from the fast reader, which resolved its namespace already.
-    fn opened(&mut self, start: Start<'i>, ns: Ns, empty: bool) -> Result<Item<'i>, Fault> {
-        self.depth += 1;
-        self.elements += 1;
-        self.check_limits()?;
-        self.close_pending = empty;
-        Ok(Item::Open(start, ns))
+        Ok(Item::Open(Start(start), ns))
     }
 
     fn check_limits(&self) -> Result<(), Fault> {
@@ -302,11 +236,7 @@ impl<'i> Cursor<'i> {
 
     /// The namespace a `prefix:local` attribute name resolves to (unprefixed attributes have none).
     pub(crate) fn attribute_ns(&self, name: quick_xml::name::QName<'_>) -> Ns {
-        let Reader::Xml(reader) = &self.reader else {
-            // Fast-read tags carry namespace declarations only, which are in no namespace of ours.
-            return Ns::Other;
-        };
-        match reader.resolver().resolve_attribute(name).0 {
+        match self.reader.resolver().resolve_attribute(name).0 {
             ResolveResult::Bound(Namespace(namespace)) => Ns::classify(namespace),
             ResolveResult::Unbound => Ns::Unqualified,
             ResolveResult::Unknown(_) => Ns::Other,
@@ -315,19 +245,11 @@ impl<'i> Cursor<'i> {
 
     /// The expanded name `{namespace}local` of an element just opened, for fault messages.
     pub(crate) fn describe(&self, start: &Start<'_>) -> String {
-        let (namespace, local) = match (&self.reader, start) {
-            (Reader::Xml(reader), Start::Xml(start)) => match reader.resolver().resolve_element(start.name()) {
-                (ResolveResult::Bound(Namespace(namespace)), local) => {
-                    return format!("{{{}}}{}", quote(namespace), quote(local.as_ref()));
-                }
-                (_, local) => return quote(local.as_ref()).into_owned(),
-            },
-            (Reader::Fast(reader), Start::Fast { name, local }) => (reader.namespace_of(name, local), *local),
-            _ => (None, start.local_name()),
-        };
-        match namespace {
-            Some(namespace) => format!("{{{}}}{}", quote(namespace), quote(local)),
-            None => quote(local).into_owned(),
+        match self.reader.resolver().resolve_element(start.0.name()) {
+            (ResolveResult::Bound(Namespace(namespace)), local) => {
+                format!("{{{}}}{}", quote(namespace), quote(local.as_ref()))
+            }
+            (_, local) => quote(local.as_ref()).into_owned(),
         }
     }
 

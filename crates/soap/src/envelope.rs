@@ -116,11 +116,7 @@ fn check_header_block(cursor: &Cursor<'_>, block: &Start<'_>, ns: Ns) -> Result<
     let envelope_ns = Ns::envelope(cursor.version);
     let mut must_understand = false;
     let mut targeted = true;
-    let Some(tag) = block.tag() else {
-        // A fast-read tag has namespace declarations only: no mustUnderstand, actor or role.
-        return Ok(());
-    };
-    for attribute in tag.attributes().with_checks(false).take(ATTRIBUTES_MAX) {
+    for attribute in block.tag().attributes().with_checks(false).take(ATTRIBUTES_MAX) {
         let attribute = attribute.map_err(|error| {
             cursor.fault(FaultKind::MalformedXml, format!("bad attribute on a header block: {error}"))
         })?;

@@ -13,18 +13,14 @@
 //! - client side: [`build_request`] → HTTP → [`parse_response`];
 //! - [`wsdl`]: the contract in `wsdl/cineflix.wsdl`, with the address clients should use.
 //!
-//! Parsing is a single forward pass (no DOM, no serde), bounded in depth and element count: first
-//! with a fast, allocation-free reader of the common subset of XML (`fast`), and when that gives
-//! any error, again with quick-xml's `NsReader`, which then decides. So results and errors are
-//! quick-xml's; `fast_equivalence` tests that. Rendering writes straight into one pre-sized buffer.
-//! Both sit on the front end's and the load generator's hot paths.
+//! Parsing is a single forward pass over quick-xml's `NsReader` (no DOM, no serde), bounded in depth
+//! and element count; quick-xml is the only XML tokenizer (none is written by hand here). Rendering
+//! writes straight into one pre-sized buffer. Both sit on the front end's and the load generator's
+//! hot paths.
 
 mod client;
 mod cursor;
 mod envelope;
-mod fast;
-#[cfg(test)]
-mod fast_equivalence;
 mod fault;
 mod parse;
 mod render;

@@ -21,16 +21,6 @@ use crate::{Fault, FaultKind, ParsedRequest};
 ///
 /// Never panics; the work is linear in the input and bounded by the depth and element limits.
 pub fn parse_request(body: &[u8]) -> Result<ParsedRequest, Fault> {
-    // Most requests are in the fast reader's subset. Any fault on that path only means "read it
-    // again with quick-xml", which then gives the answer, so errors are reported as before.
-    if let Ok(Ok(parsed)) = Cursor::new_fast(body).map(|mut cursor| parse_envelope(&mut cursor)) {
-        return Ok(parsed);
-    }
-    parse_request_xml(body)
-}
-
-/// [`parse_request`] with quick-xml only (the reference the fast path is tested against).
-pub(crate) fn parse_request_xml(body: &[u8]) -> Result<ParsedRequest, Fault> {
     let mut cursor = Cursor::new(body)?;
     match parse_envelope(&mut cursor) {
         Ok(parsed) => Ok(parsed),
@@ -47,7 +37,7 @@ fn drain(cursor: &mut Cursor<'_>) -> Result<(), Fault> {
     Ok(())
 }
 
-pub(crate) fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ParsedRequest, Fault> {
+fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ParsedRequest, Fault> {
     let Some((operation, ns)) = open_body(cursor, Headers::Enforce)? else {
         return Err(cursor.fault(FaultKind::UnknownOperation, "the Body contains no operation element"));
     };
