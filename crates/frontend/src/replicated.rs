@@ -355,9 +355,9 @@ impl Driver {
         }
     }
 
-    /// The next moment the driver must act without input. The voter may name a deadline it does not act on yet
-    /// (a suspicion deadline of a round still undecided), so a deadline already passed is taken as "in 1 ms":
-    /// at worst a thousand idle wake-ups a second while such a round waits, never a busy loop.
+    /// The next moment the driver must act without input. A voter deadline already passed is taken as "in 1 ms"
+    /// (defensive: should the voter ever name a deadline it does not act on, that costs at most a thousand idle
+    /// wake-ups a second, never a busy loop).
     fn next_wake_ms(&self) -> Option<u64> {
         let now_ms = self.now_ms();
         let voter = self.voter.poll_timeout().map(|ms| ms.max(now_ms + 1));

@@ -3,7 +3,8 @@
 //! Routes: `GET /cineflix?wsdl` (query key matched case-insensitively) serves the WSDL; `POST /cineflix` is a SOAP
 //! call; other methods on `/cineflix` get 405, other paths 404. Bodies over the limit get 413 without being
 //! buffered past the limit, and a content type that is not SOAP (`text/xml`, `application/soap+xml`) gets 415.
-//! `SOAPAction` is ignored: `soap::parse_request` dispatches on the Body's child element.
+//! `SOAPAction` is ignored: `soap::parse_request` dispatches on the Body's child element. `GET /status` answers the
+//! backend's state as JSON ([`Backend::status`]; `cineflix status` reads it), outside the SOAP contract.
 //!
 //! This module owns the one place ([`fault_for`]) where a [`BackendError`] becomes a SOAP fault. It deliberately
 //! knows nothing about connections, limits on them, or shutdown ([`crate::server`] does).
