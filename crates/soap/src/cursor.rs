@@ -58,20 +58,23 @@ impl Ns {
 
 /// An element start, attributes included, with its local name as a plain `&str`.
 #[derive(Debug)]
-pub(crate) struct Start<'i>(BytesStart<'i>);
+pub(crate) struct Start<'i> {
+    tag: BytesStart<'i>,
+    /// Length of the local name (the end of the qualified name), found once when the namespace is
+    /// resolved: parsers compare local names several times per element.
+    local_len: usize,
+}
 
 impl Start<'_> {
     #[inline]
     pub(crate) fn local_name(&self) -> &str {
-        let local = self.0.local_name();
-        // `LocalName` borrows from the tag; re-slice it out of the name for a plain `&str`.
-        let name: &str = self.0.name().into_inner();
-        &name[name.len() - local.as_ref().len()..]
+        let name: &str = self.tag.name().into_inner();
+        &name[name.len() - self.local_len..]
     }
 
     /// The start tag with its attributes.
     pub(crate) fn tag(&self) -> &BytesStart<'_> {
-        &self.0
+        &self.tag
     }
 }
 
@@ -181,7 +184,9 @@ impl<'i> Cursor<'i> {
         self.depth += 1;
         self.elements += 1;
         self.check_limits()?;
-        let ns = match self.reader.resolver().resolve_element(start.name()).0 {
+        let (resolved, local) = self.reader.resolver().resolve_element(start.name());
+        let local_len = local.as_ref().len();
+        let ns = match resolved {
             ResolveResult::Bound(Namespace(namespace)) => Ns::classify(namespace),
             ResolveResult::Unbound => Ns::Unqualified,
             ResolveResult::Unknown(prefix) => {
@@ -190,7 +195,7 @@ impl<'i> Cursor<'i> {
             }
         };
         self.close_pending = empty;
-        Ok(Item::Open(Start(start), ns))
+        Ok(Item::Open(Start { tag: start, local_len }, ns))
     }
 
     fn check_limits(&self) -> Result<(), Fault> {
@@ -245,7 +250,7 @@ impl<'i> Cursor<'i> {
 
     /// The expanded name `{namespace}local` of an element just opened, for fault messages.
     pub(crate) fn describe(&self, start: &Start<'_>) -> String {
-        match self.reader.resolver().resolve_element(start.0.name()) {
+        match self.reader.resolver().resolve_element(start.tag.name()) {
             (ResolveResult::Bound(Namespace(namespace)), local) => {
                 format!("{{{}}}{}", quote(namespace), quote(local.as_ref()))
             }
