@@ -44,6 +44,10 @@ struct Cluster {
 }
 
 async fn start(liar: Option<u16>, request_timeout_ms: u64) -> Cluster {
+    start_with(liar, VoterConfig { request_timeout_ms, ..VoterConfig::software(vec![1, 2, 3]) }).await
+}
+
+async fn start_with(liar: Option<u16>, voter: VoterConfig) -> Cluster {
     let sequencer_endpoint = Arc::new(Endpoint::bind(loopback(), LinkFaults::default()).await.unwrap());
     let sequencer_addr = sequencer_endpoint.local_addr().unwrap();
     let ids = [1u16, 2, 3];
@@ -126,7 +130,7 @@ async fn start(liar: Option<u16>, request_timeout_ms: u64) -> Cluster {
         sequencer_node_id: SEQUENCER.0,
         epoch: 1,
         managers: ids.iter().zip(&managers).map(|(&id, m)| (id, m.manager_addr)).collect(),
-        voter: VoterConfig { request_timeout_ms, ..VoterConfig::software(ids.to_vec()) },
+        voter,
         faults: LinkFaults::default(),
         submit_retry_ms: 20,
     };
@@ -248,4 +252,24 @@ async fn no_majority_is_unavailable_not_a_guess() {
     cluster.managers[0].silent.store(true, Ordering::SeqCst);
     let answer = tokio::time::timeout(PATIENCE, cluster.backend.execute(requests().remove(0))).await.unwrap();
     assert!(matches!(answer, Err(frontend::BackendError::Timeout { .. })), "{answer:?}");
+}
+
+#[tokio::test]
+async fn crash_mode_answers_with_the_first_result() {
+    let voter =
+        VoterConfig { mode: voting::Mode::Crash, request_timeout_ms: 5_000, ..VoterConfig::software(vec![1, 2, 3]) };
+    let cluster = start_with(None, voter).await;
+    // Two of three replicas silent: software mode could not answer, crash mode answers with the one result.
+    cluster.managers[0].silent.store(true, Ordering::SeqCst);
+    cluster.managers[1].silent.store(true, Ordering::SeqCst);
+    let mut oracle = Replica::new();
+    for request in requests() {
+        let answer = tokio::time::timeout(PATIENCE, cluster.backend.execute(request.clone()))
+            .await
+            .expect("answered in time")
+            .expect("the first result is the answer");
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        assert_eq!(answer, oracle.execute(&request, now_ms as i64));
+    }
+    assert!(cluster.backend.status_json().await.unwrap().contains("\"vote\":\"crash\""));
 }
