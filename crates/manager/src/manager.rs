@@ -263,7 +263,11 @@ pub struct Manager {
     queue: VecDeque<Queued>,
     /// Executed jobs whose result has not arrived yet (answers can be reordered or lost): seq → (front end,
     /// request id). Bounded by `window_jobs`; the oldest go first.
-    awaiting_results: BTreeMap<u64, (NodeId, u64)>,
+    /// Jobs the replica executed whose result never reached us (its answer was lost or is late), by seq. They are
+    /// asked for again every `job_retry_ms`; the replica answers them from its result cache.
+    awaiting_results: BTreeMap<u64, Job>,
+    /// When the awaited results are asked for again.
+    awaiting_retry_ms: u64,
     /// The replica's next job id, as last reported.
     replica_next_expected: u64,
     /// Highest seq sent in the current go-back-N pass.
@@ -314,6 +318,7 @@ impl Manager {
             discard_up_to: 0,
             queue: VecDeque::new(),
             awaiting_results: BTreeMap::new(),
+            awaiting_retry_ms: now_ms,
             replica_next_expected: 1,
             fed_up_to: 0,
             fed_high: 0,
@@ -396,7 +401,7 @@ impl Manager {
                 }
                 // Executed and dequeued, but its result was in an answer that arrived late (reordered).
                 _ => match self.awaiting_results.remove(&seq) {
-                    Some(destination) => destination,
+                    Some(job) => (job.front_end, job.request_id),
                     None => continue,
                 },
             };
@@ -422,7 +427,10 @@ impl Manager {
                     if self.awaiting_results.len() as u64 >= self.config.window_jobs {
                         self.awaiting_results.pop_first();
                     }
-                    self.awaiting_results.insert(queued.job.seq, (queued.job.front_end, queued.job.request_id));
+                    if self.awaiting_results.is_empty() {
+                        self.awaiting_retry_ms = now_ms + self.config.job_retry_ms;
+                    }
+                    self.awaiting_results.insert(queued.job.seq, queued.job);
                 }
             }
         }
@@ -616,6 +624,16 @@ impl Manager {
             self.last_progress_ms = now_ms;
             self.feed(now_ms);
         }
+        if self.replica_up && !self.awaiting_results.is_empty() && now_ms >= self.awaiting_retry_ms {
+            // Results lost on the way back: ask again; ids below the replica's next_expected are answered from its
+            // result cache, never executed twice.
+            self.stats.job_resends += 1;
+            self.awaiting_retry_ms = now_ms + self.config.job_retry_ms;
+            let jobs: Vec<Job> = self.awaiting_results.values().cloned().collect();
+            for batch in jobs.chunks(self.config.batch_jobs_max) {
+                self.commands.push_back(Command::Execute { incarnation: self.incarnation, jobs: batch.to_vec() });
+            }
+        }
         if let Some((seq, retry_at_ms)) = self.snapshot_pending
             && now_ms >= retry_at_ms
         {
@@ -678,6 +696,9 @@ impl Manager {
         };
         if self.is_feeding() && self.replica_up && self.fed_up_to >= self.replica_next_expected {
             consider(Some(self.last_progress_ms + self.config.job_retry_ms));
+        }
+        if self.replica_up && !self.awaiting_results.is_empty() {
+            consider(Some(self.awaiting_retry_ms));
         }
         consider(self.snapshot_pending.map(|(_, at)| at));
         consider(self.checks.values().map(|check| check.deadline_ms).min());

@@ -94,7 +94,9 @@ fn unanswered_jobs_are_fed_again_from_next_expected() {
     let retry_at = m.poll_timeout().expect("a retry is due");
     assert!(retry_at > 10);
     m.handle_timeout(retry_at);
-    assert_eq!(executed_seqs(&drain(&mut m)), vec![3, 4]);
+    // 3 and 4 are fed again from next_expected; 1 and 2 were executed but their results never came back, so they
+    // are asked for again too (answered from the replica's cache).
+    assert_eq!(executed_seqs(&drain(&mut m)), vec![3, 4, 1, 2]);
 }
 
 #[test]
@@ -236,4 +238,34 @@ fn recovery_restores_only_on_two_matching_verified_digests_then_rejoins() {
     })));
     assert_eq!(executed_seqs(&commands), vec![5], "the entry after the point is replayed");
     assert_eq!(m.phase(), ReplicaPhase::Serving);
+}
+
+#[test]
+fn results_lost_on_the_way_back_are_asked_for_again() {
+    let mut m = manager(1, 3);
+    for seq in 1..=3 {
+        m.handle_delivered(0, entry(seq));
+    }
+    drain(&mut m);
+    // The answer carrying results 1 and 2 was lost; a later one says the replica executed all three.
+    m.handle_executed(5, 1, 4, vec![(3, Bytes::from_static(b"c"))]);
+    let sent = |commands: &[Command]| -> Vec<u64> {
+        commands
+            .iter()
+            .filter_map(|command| match command {
+                Command::SendResult { result, .. } => Some(result.seq),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(sent(&drain(&mut m)), vec![3]);
+    let retry_at = m.poll_timeout().expect("a timer is set");
+    assert!(retry_at <= 5 + m.config().job_retry_ms, "the lost results are asked for within one retry interval");
+    m.handle_timeout(5 + m.config().job_retry_ms);
+    let commands = drain(&mut m);
+    assert_eq!(executed_seqs(&commands), vec![1, 2], "asked again from the replica's result cache");
+    m.handle_executed(200, 1, 4, vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))]);
+    assert_eq!(sent(&drain(&mut m)), vec![1, 2], "each result reaches the front end exactly once");
+    m.handle_timeout(10_000);
+    assert_eq!(executed_seqs(&drain(&mut m)), Vec::<u64>::new(), "nothing left to ask for");
 }
