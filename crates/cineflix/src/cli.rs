@@ -149,6 +149,27 @@ pub enum Command {
     /// Operator: make a running replica misbehave, or heal it: `lie`, `crash-after N`, `slow MS`, `none`.
     /// Exits 2 when the replica's manager does not confirm.
     Fault(FaultArgs),
+    /// Benchmark: start standalone and replicated deployments in turn on this host, bench each, print ratios.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// How long to measure each scenario, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load before measuring each scenario (not counted).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Connections of the multi-connection scenarios (the latency scenario always uses one).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+    /// Directory holding standalone.toml and cineflix.toml.
+    #[arg(long, default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Successful bookings in the state before a replica is killed in the recovery scenario (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub recovery_bookings: u64,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 mod bench;
 mod cli;
 mod client;
+mod compare;
 mod interactive;
 mod json;
 mod operator;
@@ -45,6 +46,7 @@ fn run(cli: Cli) -> u8 {
         Command::Bench(args) => bench::run(&global, &args),
         Command::Status(args) => operator::status(&args, global.json),
         Command::Fault(args) => operator::fault(&args, global.json),
+        Command::Compare(args) => compare::run(&global, &args),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
                 let log = UserLog::new(&global.log_dir);
@@ -145,7 +147,7 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
             };
             (user, operation)
         }
-        Command::Interactive | Command::Bench(_) | Command::Status(_) | Command::Fault(_) => {
+        Command::Interactive | Command::Bench(_) | Command::Status(_) | Command::Fault(_) | Command::Compare(_) => {
             unreachable!("handled before building a one-shot request")
         }
     };

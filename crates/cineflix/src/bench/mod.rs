@@ -85,17 +85,78 @@ impl Tally {
     }
 }
 
+/// What one measured run found, for callers that compare runs side by side (`cineflix compare`).
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    pub requests: u64,
+    pub requests_per_s: f64,
+    /// Answers with `success=true`.
+    pub ok: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p99_9_us: f64,
+    pub errors: u64,
+    /// Error counts by kind, e.g. `fault_ServiceUnavailable`.
+    pub error_kinds: BTreeMap<String, u64>,
+}
+
+/// A finished run, before it is printed.
+struct Finished {
+    endpoint: Endpoint,
+    mix: Mix,
+    tally: Tally,
+    client_cpu_us: Option<u64>,
+}
+
 pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
+    let finished = match execute(global, args) {
+        Ok(finished) => finished,
+        Err(code) => return code,
+    };
+    let Finished { endpoint, mix, tally, client_cpu_us } = finished;
+    let report = Report {
+        endpoint: &endpoint,
+        soap: global.soap.as_str(),
+        args,
+        mix: &mix,
+        measured_s: args.duration.as_secs_f64(),
+        tally: &tally,
+        client_cpu_us,
+    };
+    let rendered = if global.json { format!("{}\n", report.json().render()) } else { report.text() };
+    // A closed stdout (`| head`) must not turn a finished run into a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), rendered.as_bytes());
+    if tally.requests == 0 || (tally.error_total() > 0 && !args.allow_errors) { EXIT_FAULT } else { EXIT_SUCCESS }
+}
+
+/// Runs the bench like `run` but returns the figures instead of printing a report (progress lines still go to
+/// stderr). `Err` holds the exit code `run` would have returned for a usage or setup failure.
+pub fn measure(global: &GlobalArgs, args: &BenchArgs) -> Result<Measurement, u8> {
+    let Finished { tally, .. } = execute(global, args)?;
+    let latency = &tally.latency_ns;
+    Ok(Measurement {
+        requests: tally.requests,
+        requests_per_s: tally.requests as f64 / args.duration.as_secs_f64(),
+        ok: tally.ok,
+        p50_us: micros(latency.percentile(50.0)),
+        p99_us: micros(latency.percentile(99.0)),
+        p99_9_us: micros(latency.percentile(99.9)),
+        errors: tally.error_total(),
+        error_kinds: tally.errors.clone(),
+    })
+}
+
+fn execute(global: &GlobalArgs, args: &BenchArgs) -> Result<Finished, u8> {
     let endpoint = match Endpoint::parse(&global.endpoint) {
         Ok(endpoint) => endpoint,
-        Err(message) => return usage(&message),
+        Err(message) => return Err(usage(&message)),
     };
     let mix = match Mix::parse(&args.mix) {
         Ok(mix) => mix,
-        Err(message) => return usage(&message),
+        Err(message) => return Err(usage(&message)),
     };
     if args.duration.is_zero() {
-        return usage("--duration must be more than 0s");
+        return Err(usage("--duration must be more than 0s"));
     }
     // The same "today" the replicas derive from the sequencer's stamp (Montreal time).
     let today = booking::time::today(jiff::Timestamp::now().as_millisecond(), &booking::time::montreal()).0;
@@ -109,21 +170,21 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cineflix bench: cannot start the runtime: {error}");
-            return EXIT_FAULT;
+            return Err(EXIT_FAULT);
         }
     };
     let version = global.soap.version();
     let timeout = Duration::from_millis(global.timeout_ms);
     let head = match RequestHead::new(&endpoint, version) {
         Ok(head) => head,
-        Err(error) => return usage(&error.to_string()),
+        Err(error) => return Err(usage(&error.to_string())),
     };
     runtime.block_on(async {
         if args.setup_enabled() {
             if let Err(message) = setup(&endpoint, version, timeout, &world).await {
                 eprintln!("cineflix bench: setup failed: {message}");
                 eprintln!("(the server's \"today\" may differ from America/Toronto's; try --no-setup with slots added by hand)");
-                return EXIT_FAULT;
+                return Err(EXIT_FAULT);
             }
             eprintln!(
                 "setup: {} slots with capacity {SETUP_CAPACITY} in every theatre, {} customers per theatre",
@@ -182,19 +243,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> u8 {
             group_thousands(completed),
             group_thousands(shared.errors.load(Ordering::Relaxed)),
         );
-        let report = Report {
-            endpoint: &endpoint,
-            soap: global.soap.as_str(),
-            args,
-            mix: &mix,
-            measured_s: args.duration.as_secs_f64(),
-            tally: &tally,
-            client_cpu_us,
-        };
-        let rendered = if global.json { format!("{}\n", report.json().render()) } else { report.text() };
-        // A closed stdout (`| head`) must not turn a finished run into a panic.
-        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), rendered.as_bytes());
-        if tally.requests == 0 || (tally.error_total() > 0 && !args.allow_errors) { EXIT_FAULT } else { EXIT_SUCCESS }
+        Ok(Finished { endpoint: endpoint.clone(), mix: mix.clone(), tally, client_cpu_us })
     })
 }
 
