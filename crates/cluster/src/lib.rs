@@ -14,6 +14,7 @@
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -80,6 +81,9 @@ impl Cluster {
         let child = Command::new(&path)
             .args(args)
             .stdin(Stdio::null())
+            // Components' own chatter goes to stderr, so a harness's stdout (e.g. `cineflix compare --json`) stays
+            // machine-readable.
+            .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned().context("cannot duplicate stderr")?))
             .spawn()
             .with_context(|| format!("cannot start {}", path.display()))?;
         self.components.push(Component { name: name.to_string(), child });
