@@ -271,6 +271,9 @@ pub struct Replication {
     pub announce_interval_ms: u64,
     /// A started replica process that does not answer a status request within this long is started again.
     pub replica_start_timeout_ms: u64,
+    /// The front end asks the replica managers whose result it lacks to re-send it when a round is still
+    /// undecided after this long, and again every this long until it is decided (results lost on the way back).
+    pub result_resend_ms: u64,
 }
 
 impl Default for Replication {
@@ -290,6 +293,7 @@ impl Default for Replication {
             buffer_max: 65_536,
             announce_interval_ms: 500,
             replica_start_timeout_ms: 10_000,
+            result_resend_ms: 50,
         }
     }
 }

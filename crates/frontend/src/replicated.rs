@@ -20,6 +20,11 @@
 //!   [`REPLACE_REPORT_RETRY_MS`] until the replica's manager announces a newer incarnation, since a lost one would
 //!   leave the liar out of the vote for good. Suspicions come once per round the replica missed, so they repeat by
 //!   themselves while it stays silent; they are thinned to one per [`SUSPECT_REPORT_INTERVAL_MS`] per replica.
+//! - asks again for results lost on the way back: a round still undecided [`ReplicatedSettings::result_resend_ms`]
+//!   after it opened gets a [`ResendResult`] to the manager of every replica in the vote whose result it lacks,
+//!   repeated every interval until the round ends (managers answer from their cache of sent results; the voter
+//!   ignores a second copy). Without it a request whose results were lost at two of three managers would wait for
+//!   the request timeout and answer Unavailable although every replica executed it;
 //! - applies a [`Membership`] only when its `(incarnation, in_vote)` is higher than the one it knows (managers
 //!   repeat theirs), excluding or re-including the replica in the vote.
 //!
@@ -32,9 +37,9 @@
 use crate::backend::{Backend, BackendError};
 use booking::{Request, Response};
 use bytes::Bytes;
-use manager::{Membership, Message, ReplicaId, Report, ResultMessage};
+use manager::{Membership, Message, ReplicaId, Report, ResendResult, ResultMessage};
 use ordering::{NodeId, SubmitterConfig};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
@@ -53,6 +58,9 @@ pub const SUSPECT_REPORT_INTERVAL_MS: u64 = 50;
 
 /// Seqs of recent rounds are kept for reports about late results; beyond this many the oldest half is dropped.
 const SEQ_MEMORY_MAX: usize = 65_536;
+
+/// The shortest interval between requests to re-send a round's missing results (a configured 0 would spin).
+const RESULT_RESEND_FLOOR_MS: u64 = 10;
 
 /// Capacity of the channel from connection tasks to the driver (bursts only: one request per connection).
 const COMMAND_CHANNEL_CAPACITY: usize = 4096;
@@ -83,6 +91,9 @@ pub struct ReplicatedSettings {
     pub faults: udp::LinkFaults,
     /// How long the submitter waits for the sequencer's acceptance before sending again.
     pub submit_retry_ms: u64,
+    /// An undecided round asks the managers whose result it lacks to re-send it after this long, and again every
+    /// this long (at least `RESULT_RESEND_FLOOR_MS`).
+    pub result_resend_ms: u64,
 }
 
 impl ReplicatedSettings {
@@ -119,6 +130,7 @@ impl ReplicatedSettings {
                 delay_ms: faults.delay_ms,
             },
             submit_retry_ms: config.frontend.retry_ms.max(1),
+            result_resend_ms: replication.result_resend_ms,
         }
     }
 }
@@ -197,6 +209,8 @@ struct Waiting {
     reply: oneshot::Sender<Result<Response, BackendError>>,
     operation: &'static str,
     arrived: Instant,
+    /// Replicas whose result for this round arrived (for `ResendResult`).
+    answered: Vec<ReplicaId>,
 }
 
 /// What the front end knows about one replica.
@@ -227,6 +241,11 @@ struct Driver {
     /// The seq of each recent round, from its results (for log lines and reports, which name the seq).
     seqs: HashMap<u64, u64>,
     replicas: BTreeMap<ReplicaId, ReplicaView>,
+    /// `(when, request_id)` of the next `ResendResult` check of each open round, in time order (every entry is
+    /// pushed `resend interval` after now); entries of rounds already answered are skipped when they come up.
+    resends: VecDeque<(u64, u64)>,
+    /// `ResendResult` messages sent.
+    resend_requests: u64,
     next_request_id: u64,
     /// Time origin of the voter's milliseconds.
     start: Instant,
@@ -278,6 +297,8 @@ impl Driver {
             waiting: HashMap::with_capacity(4096),
             seqs: HashMap::with_capacity(4096),
             replicas,
+            resends: VecDeque::with_capacity(4096),
+            resend_requests: 0,
             next_request_id: start_us.max(1),
             start: Instant::now(),
             encode_buffer: Vec::with_capacity(64),
@@ -345,11 +366,12 @@ impl Driver {
                     let now_ms = self.now_ms();
                     self.voter.handle_timeout(now_ms);
                     self.repeat_replace_reports(now_ms).await;
+                    self.request_resends(now_ms).await;
                 }
             }
             self.handle_events().await;
         }
-        tracing::info!("replicated driver stopped");
+        tracing::info!(resend_requests = self.resend_requests, "replicated driver stopped");
         if let Err(error) = self.submitter.shutdown().await {
             tracing::warn!(%error, "the submitter had stopped with an error");
         }
@@ -362,10 +384,8 @@ impl Driver {
         let now_ms = self.now_ms();
         let voter = self.voter.poll_timeout().map(|ms| ms.max(now_ms + 1));
         let repeat = self.replicas.values().filter_map(|view| view.pending_replace.map(|(_, _, at)| at)).min();
-        match (voter, repeat) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let resend = self.resends.front().map(|&(at, _)| at);
+        [voter, repeat, resend].into_iter().flatten().min()
     }
 
     fn on_command(&mut self, command: Command) {
@@ -385,8 +405,10 @@ impl Driver {
         // The acceptance is not awaited: the seq comes back with every result, and a request the sequencer never
         // accepts ends as an Unavailable round.
         drop(self.submitter.submit(request_id, Bytes::from(request.encode())));
-        self.voter.open(request_id, self.now_ms());
-        self.waiting.insert(request_id, Waiting { reply, operation, arrived: Instant::now() });
+        let now_ms = self.now_ms();
+        self.voter.open(request_id, now_ms);
+        self.resends.push_back((now_ms + self.resend_interval_ms(), request_id));
+        self.waiting.insert(request_id, Waiting { reply, operation, arrived: Instant::now(), answered: Vec::new() });
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
@@ -413,6 +435,11 @@ impl Driver {
         }
         self.seqs.insert(request_id, seq);
         self.last_seq = self.last_seq.max(seq);
+        if let Some(waiting) = self.waiting.get_mut(&request_id)
+            && !waiting.answered.contains(&replica_id)
+        {
+            waiting.answered.push(replica_id);
+        }
         let now_ms = self.now_ms();
         self.voter.result(request_id, replica_id, &response, now_ms);
     }
@@ -481,6 +508,7 @@ impl Driver {
                 }
             }
         }
+        self.prune_resends();
     }
 
     /// The seq of a round, from its results; `u64::MAX` when none arrived (the manager then cannot tie the report
@@ -518,6 +546,50 @@ impl Driver {
             if let Err(error) = self.results.send_to(&self.encode_buffer, view.manager).await {
                 tracing::debug!(%error, manager = %view.manager, "report not sent");
             }
+        }
+    }
+
+    fn resend_interval_ms(&self) -> u64 {
+        self.settings.result_resend_ms.max(RESULT_RESEND_FLOOR_MS)
+    }
+
+    /// Asks, for every round still undecided at its check time, the managers of the replicas in the vote whose
+    /// result has not arrived to send it again; checks the round again one interval later.
+    async fn request_resends(&mut self, now_ms: u64) {
+        let interval_ms = self.resend_interval_ms();
+        let front_end = self.settings.node_id;
+        while let Some(&(at, request_id)) = self.resends.front() {
+            if at > now_ms {
+                break;
+            }
+            self.resends.pop_front();
+            let Some(waiting) = self.waiting.get(&request_id) else { continue };
+            let missing: Vec<SocketAddr> = self
+                .replicas
+                .iter()
+                .filter(|(id, view)| view.in_vote && !waiting.answered.contains(id))
+                .map(|(_, view)| view.manager)
+                .collect();
+            self.resends.push_back((now_ms + interval_ms, request_id));
+            if missing.is_empty() {
+                continue;
+            }
+            tracing::debug!(request_id, managers = missing.len(), "asking for missing results again");
+            self.encode_buffer.clear();
+            Message::ResendResult(ResendResult { front_end, request_id }).encode_into(&mut self.encode_buffer);
+            for manager in missing {
+                self.resend_requests += 1;
+                if let Err(error) = self.results.send_to(&self.encode_buffer, manager).await {
+                    tracing::debug!(%error, %manager, "resend request not sent");
+                }
+            }
+        }
+    }
+
+    /// Drops check times of rounds already answered from the front of the queue (so they cause no wake-up).
+    fn prune_resends(&mut self) {
+        while self.resends.front().is_some_and(|(_, request_id)| !self.waiting.contains_key(request_id)) {
+            self.resends.pop_front();
         }
     }
 

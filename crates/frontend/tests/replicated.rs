@@ -4,12 +4,13 @@
 //!
 //! Replica 3 lies (flips a byte of every result); replica 2 can be silenced. What must hold: every answer equals a
 //! separate oracle's, the liar is reported Wrong with consecutive counts 1, 2, 3 to every manager, a silent replica
-//! is reported Suspected, and a membership message takes a replica out of the vote.
+//! is reported Suspected, a membership message takes a replica out of the vote, and results "lost" on the way to
+//! the front end are asked for again (`ResendResult`) and answered from the manager's copy.
 
 use booking::{Operation, Replica, Request, Response};
 use bytes::Bytes;
 use frontend::{Backend, ReplicatedBackend, ReplicatedSettings};
-use manager::{Membership, Message, Report, ResultMessage};
+use manager::{Membership, Message, Report, ResendResult, ResultMessage};
 use ordering::{MemberConfig, NodeId, SequencerConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +34,10 @@ struct FakeManager {
     manager_addr: SocketAddr,
     reports: Arc<Mutex<Vec<Report>>>,
     silent: Arc<AtomicBool>,
+    /// Results are computed and kept but not sent (as if lost) until the front end asks with `ResendResult`.
+    lose_results: Arc<AtomicBool>,
+    /// `ResendResult` requests received.
+    resend_requests: Arc<Mutex<Vec<ResendResult>>>,
     endpoint: Arc<Endpoint>,
 }
 
@@ -78,10 +83,15 @@ async fn start_with(liar: Option<u16>, voter: VoterConfig) -> Cluster {
         let manager_endpoint = Arc::new(Endpoint::bind(loopback(), LinkFaults::default()).await.unwrap());
         let reports = Arc::new(Mutex::new(Vec::new()));
         let silent = Arc::new(AtomicBool::new(false));
+        let lose_results = Arc::new(AtomicBool::new(false));
+        let resend_requests = Arc::new(Mutex::new(Vec::new()));
+        let sent: Arc<Mutex<HashMap<u64, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
         let lies = liar == Some(id);
         // Executes deliveries in order and sends results.
         let sender = Arc::clone(&manager_endpoint);
         let silent_flag = Arc::clone(&silent);
+        let lose_flag = Arc::clone(&lose_results);
+        let kept = Arc::clone(&sent);
         tokio::spawn(async move {
             let mut replica = Replica::new();
             while let Some(entry) = deliveries.recv().await {
@@ -101,16 +111,30 @@ async fn start_with(liar: Option<u16>, voter: VoterConfig) -> Cluster {
                     request_id: entry.request_id,
                     response: Bytes::from(response),
                 });
-                sender.send_to(&message.encode(), results_addr).await.unwrap();
+                let bytes = message.encode();
+                kept.lock().unwrap().insert(entry.request_id, bytes.clone());
+                if lose_flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                sender.send_to(&bytes, results_addr).await.unwrap();
             }
         });
         // Records reports.
         let receiver = Arc::clone(&manager_endpoint);
         let recorded = Arc::clone(&reports);
+        let resends = Arc::clone(&resend_requests);
         tokio::spawn(async move {
             while let Ok((bytes, _)) = receiver.recv_from().await {
-                if let Ok(Message::Report(report)) = Message::decode(&bytes) {
-                    recorded.lock().unwrap().push(report);
+                match Message::decode(&bytes) {
+                    Ok(Message::Report(report)) => recorded.lock().unwrap().push(report),
+                    Ok(Message::ResendResult(request)) => {
+                        resends.lock().unwrap().push(request);
+                        let copy = sent.lock().unwrap().get(&request.request_id).cloned();
+                        if let Some(bytes) = copy {
+                            receiver.send_to(&bytes, results_addr).await.unwrap();
+                        }
+                    }
+                    _ => {}
                 }
             }
         });
@@ -118,6 +142,8 @@ async fn start_with(liar: Option<u16>, voter: VoterConfig) -> Cluster {
             manager_addr: manager_endpoint.local_addr().unwrap(),
             reports,
             silent,
+            lose_results,
+            resend_requests,
             endpoint: manager_endpoint,
         });
     }
@@ -133,6 +159,7 @@ async fn start_with(liar: Option<u16>, voter: VoterConfig) -> Cluster {
         voter,
         faults: LinkFaults::default(),
         submit_retry_ms: 20,
+        result_resend_ms: 50,
     };
     let backend = ReplicatedBackend::start(settings).await.unwrap();
     Cluster { backend, managers, _sequencer: sequencer, _members: members }
@@ -243,6 +270,30 @@ async fn a_silent_replica_is_suspected_and_the_others_still_answer() {
         })
         .await;
         assert!(reports.lock().unwrap().iter().all(|r| matches!(r, Report::Suspected { replica_id: 2, .. })));
+    }
+}
+
+#[tokio::test]
+async fn results_lost_at_two_managers_are_asked_for_again_and_answered() {
+    // Without re-sending, only one result would ever arrive and every request would time out (5 s).
+    let cluster = start(None, 5_000).await;
+    cluster.managers[0].lose_results.store(true, Ordering::SeqCst);
+    cluster.managers[1].lose_results.store(true, Ordering::SeqCst);
+    let mut oracle = Replica::new();
+    for request in requests() {
+        let answer = tokio::time::timeout(PATIENCE, cluster.backend.execute(request.clone()))
+            .await
+            .expect("answered in time")
+            .expect("the re-sent results make a majority");
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        assert_eq!(answer, oracle.execute(&request, now_ms as i64));
+    }
+    let status = cluster.backend.status_json().await.unwrap();
+    assert!(status.contains("\"unavailable\":0"), "{status}");
+    for manager in &cluster.managers[..2] {
+        let asked = manager.resend_requests.lock().unwrap().clone();
+        assert!(!asked.is_empty(), "the managers that lost results were asked");
+        assert!(asked.iter().all(|request| request.front_end == FRONT_END.0));
     }
 }
 

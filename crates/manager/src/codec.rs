@@ -17,6 +17,7 @@
 //!        body 4 Snapshot        : seq u64 | digest [32] | len u32 | bytes[len]
 //! kind 4 Result     : replica_id u16 | incarnation u64 | seq u64 | request_id u64 | len u32 | response[len]
 //! kind 5 Membership : replica_id u16 | incarnation u64 | in_vote u8 (0 or 1)
+//! kind 6 ResendResult: front_end u16 | request_id u64
 //! ```
 //!
 //! A message fills its buffer exactly; trailing bytes are invalid. A future version bumps the version byte; a
@@ -24,7 +25,7 @@
 
 use bytes::Bytes;
 
-use crate::message::{Membership, Message, PeerBody, PeerMessage, Report, ResultMessage};
+use crate::message::{Membership, Message, PeerBody, PeerMessage, Report, ResendResult, ResultMessage};
 
 /// First byte of every encoded message; catches stray datagrams of other protocols (ordering uses 0xCF).
 pub const MAGIC: u8 = 0xCA;
@@ -36,6 +37,7 @@ const KIND_SUSPECTED: u8 = 2;
 const KIND_PEER: u8 = 3;
 const KIND_RESULT: u8 = 4;
 const KIND_MEMBERSHIP: u8 = 5;
+const KIND_RESEND_RESULT: u8 = 6;
 
 const BODY_VERDICT: u8 = 1;
 const BODY_SNAPSHOT_REQUEST: u8 = 2;
@@ -132,6 +134,11 @@ impl Message {
                 out.extend_from_slice(&incarnation.to_le_bytes());
                 out.push(u8::from(*in_vote));
             }
+            Message::ResendResult(ResendResult { front_end, request_id }) => {
+                out.push(KIND_RESEND_RESULT);
+                out.extend_from_slice(&front_end.to_le_bytes());
+                out.extend_from_slice(&request_id.to_le_bytes());
+            }
         }
     }
 
@@ -190,6 +197,9 @@ impl Message {
                 incarnation: reader.u64()?,
                 in_vote: reader.flag()?,
             }),
+            KIND_RESEND_RESULT => {
+                Message::ResendResult(ResendResult { front_end: reader.u16()?, request_id: reader.u64()? })
+            }
             _ => return Err(DecodeError::Invalid("unknown message kind")),
         };
         if reader.at != bytes.len() {

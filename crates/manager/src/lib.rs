@@ -15,8 +15,26 @@
 //! **Feeding (go-back-N, job id = seq).** Delivered entries queue in seq order; the RM sends `Execute` batches
 //! within a window above the replica's reported `next_expected` and feeds again from there when no progress comes
 //! within `job_retry_ms`. Each result is sent to the submitting front end once (tagged with the replica's
-//! incarnation), and only while the replica is in the vote. The queue is bounded (`buffer_max`): when it is full
-//! the shell leaves entries in the ordering member, which back-pressures the sequencer.
+//! incarnation), and only while the replica is in the vote; it is sent again only when the front end asks (see
+//! "Lost results"). The queue is bounded (`buffer_max`): when it is full the shell leaves entries in the ordering
+//! member, which back-pressures the sequencer.
+//!
+//! **Lost results.** Two hops can lose a result. Replica → RM: executed jobs whose result did not come back are
+//! asked for again every `job_retry_ms` (the replica answers from its result cache, never executing twice). RM →
+//! front end: the RM keeps the last `result_cache_max` results it sent (per front end and `request_id`); a front
+//! end whose round is still undecided after its resend interval sends `ResendResult{front_end, request_id}` to the
+//! RMs whose result it lacks, repeating every interval until the round ends, and each answers from that cache (a
+//! result not there, because the job has not been executed yet, is sent when it is; an evicted one is not sent).
+//! A re-sent result is byte-identical to the first; the voter ignores a replica's second result for a round. The
+//! cache is cleared when the replica is replaced: results of a replaced incarnation are dropped by front ends.
+//!
+//! ```text
+//!  FE                              RM2
+//!  │ ◀── Result{r2, seq, id} ──╳ lost
+//!  │ (round undecided after the resend interval)
+//!  │ ── ResendResult{fe, id} ─────▶ │ cache hit
+//!  │ ◀── Result{r2, seq, id} ────── │ (same bytes)
+//! ```
 //!
 //! **Wrong results.** Front ends send `Report::Wrong{replica_id, seq, consecutive}` to every RM. Everyone records
 //! it; the replica's own RM replaces it when `consecutive >= wrong_limit` and `seq` belongs to the current
@@ -69,4 +87,4 @@ mod message;
 
 pub use codec::{DecodeError, MAGIC, VERSION};
 pub use manager::{Audit, Command, Job, Manager, ManagerConfig, ManagerStats, ReplaceReason, ReplicaPhase};
-pub use message::{Membership, Message, PeerBody, PeerMessage, ReplicaId, Report, ResultMessage};
+pub use message::{Membership, Message, PeerBody, PeerMessage, ReplicaId, Report, ResendResult, ResultMessage};

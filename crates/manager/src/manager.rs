@@ -7,13 +7,13 @@
 //! means (payloads and results are opaque bytes; snapshots are verified by their SHA-256 only). The crate's top
 //! doc states the protocol; this file implements it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 use ordering::{NodeId, OrderedEntry};
 use sha2::{Digest, Sha256};
 
-use crate::message::{Membership, PeerBody, PeerMessage, ReplicaId, Report, ResultMessage};
+use crate::message::{Membership, PeerBody, PeerMessage, ReplicaId, Report, ResendResult, ResultMessage};
 
 /// Configuration of a `Manager`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,12 +49,15 @@ pub struct ManagerConfig {
     pub buffer_max: usize,
     /// This manager repeats its replica's `Membership` to the front ends this often (they drop repeats).
     pub announce_interval_ms: u64,
+    /// Most recently sent results kept to answer a front end's `ResendResult` (the oldest is evicted first).
+    pub result_cache_max: usize,
 }
 
 impl ManagerConfig {
     /// Defaults suitable for loopback: wrong limit 3, batches of 64 jobs, window 256, job retry 100 ms, probe
     /// timeout 200 ms, recheck 300 ms, verdicts valid 2 s and repeated every 300 ms, snapshot retry 200 ms, margin
-    /// 8 seqs, rejoin lag 16 seqs, buffer 65,536 entries, membership announced every 500 ms.
+    /// 8 seqs, rejoin lag 16 seqs, buffer 65,536 entries, membership announced every 500 ms, the last 8,192 results
+    /// kept for re-sending.
     pub fn new(replica_id: ReplicaId, managers: Vec<ReplicaId>) -> Self {
         ManagerConfig {
             replica_id,
@@ -72,6 +75,7 @@ impl ManagerConfig {
             rejoin_lag_seqs: 16,
             buffer_max: 65_536,
             announce_interval_ms: 500,
+            result_cache_max: 8_192,
         }
     }
 
@@ -172,8 +176,10 @@ pub enum Command {
 pub struct ManagerStats {
     /// Entries delivered by the ordering member.
     pub delivered: u64,
-    /// Results sent to front ends.
+    /// Results sent to front ends (first copies).
     pub results_sent: u64,
+    /// Results sent again because a front end asked (`ResendResult`).
+    pub results_resent: u64,
     /// Times the job window was fed again after `job_retry_ms` without progress.
     pub job_resends: u64,
     /// Replacements started because of wrong results.
@@ -294,6 +300,10 @@ pub struct Manager {
     /// The current incarnation's process exited while serving.
     exit_seen: bool,
     next_verdict_retry_ms: Option<u64>,
+    /// Results sent to front ends, for `ResendResult`: `(front end, request_id)` → the result as sent. Bounded by
+    /// `result_cache_max` (`sent_order` holds the keys oldest first); cleared when the replica is replaced.
+    sent_results: HashMap<(NodeId, u64), ResultMessage>,
+    sent_order: VecDeque<(NodeId, u64)>,
     /// Latest consecutive-wrong count reported per replica (recorded for status; only the own one is acted on).
     wrong_counts: BTreeMap<ReplicaId, u32>,
     next_probe_id: u64,
@@ -333,6 +343,8 @@ impl Manager {
             verdicts: BTreeMap::new(),
             exit_seen: false,
             next_verdict_retry_ms: None,
+            sent_results: HashMap::new(),
+            sent_order: VecDeque::new(),
             wrong_counts: BTreeMap::new(),
             next_probe_id: 1,
             next_announce_ms: now_ms + config.announce_interval_ms,
@@ -409,6 +421,7 @@ impl Manager {
                 let (front_end, request_id) = destination;
                 let result =
                     ResultMessage { replica_id: self.config.replica_id, incarnation, seq, request_id, response };
+                self.remember_sent(front_end, result.clone());
                 self.commands.push_back(Command::SendResult { front_end, result });
                 self.stats.results_sent += 1;
                 self.log(Audit::ResultSent { seq, request_id });
@@ -560,6 +573,20 @@ impl Manager {
                 self.check(now_ms, replica_id);
             }
         }
+    }
+
+    /// A front end asks for this replica's result for one of its requests again (its first copy may have been
+    /// lost). Answered from the cache of sent results; a request not there (not executed yet, evicted, or sent by
+    /// an earlier incarnation) is ignored: a result not sent yet goes out when the replica produces it.
+    pub fn handle_resend_result(&mut self, _now_ms: u64, request: ResendResult) {
+        if !matches!(self.phase, Phase::Serving) {
+            return;
+        }
+        let front_end = NodeId(request.front_end);
+        let Some(result) = self.sent_results.get(&(front_end, request.request_id)) else { return };
+        let result = result.clone();
+        self.stats.results_resent += 1;
+        self.commands.push_back(Command::SendResult { front_end, result });
     }
 
     /// A message from another replica manager.
@@ -850,6 +877,22 @@ impl Manager {
         self.fed_high = self.fed_high.max(limit);
     }
 
+    /// Keeps a sent result for `ResendResult`, evicting the oldest beyond `result_cache_max`.
+    fn remember_sent(&mut self, front_end: NodeId, result: ResultMessage) {
+        if self.config.result_cache_max == 0 {
+            return;
+        }
+        let key = (front_end, result.request_id);
+        if self.sent_results.insert(key, result).is_none() {
+            self.sent_order.push_back(key);
+        }
+        while self.sent_order.len() > self.config.result_cache_max {
+            if let Some(oldest) = self.sent_order.pop_front() {
+                self.sent_results.remove(&oldest);
+            }
+        }
+    }
+
     fn rejoin(&mut self) {
         self.phase = Phase::Serving;
         self.vote_first_seq = self.replica_next_expected;
@@ -877,6 +920,9 @@ impl Manager {
         self.snapshot_points.clear();
         self.snapshot_pending = None;
         self.snapshot_cache.clear();
+        // Front ends drop results of the replaced incarnation; a liar's must not be re-sent anyway.
+        self.sent_results.clear();
+        self.sent_order.clear();
         self.log(Audit::ReplacementStarted { incarnation: self.incarnation, reason });
         self.announce_incarnation();
         self.commands.push_back(Command::KillReplica { incarnation: old });

@@ -21,6 +21,19 @@ pub enum Message {
     Result(ResultMessage),
     /// Replica manager → every front end: its replica left or re-entered the vote.
     Membership(Membership),
+    /// Front end → a replica manager whose result for a still undecided request it lacks: send it again (the
+    /// first copy may have been lost). Answered from the manager's cache of recently sent results; ignored when
+    /// the result is not there (not executed yet: it is sent when it is; or evicted, or from an earlier incarnation).
+    ResendResult(ResendResult),
+}
+
+/// A front end's request to re-send a result (`Message::ResendResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResendResult {
+    /// The asking front end's ordering node id (request ids are unique per front end only).
+    pub front_end: u16,
+    /// The request whose result is missing (the voter's round).
+    pub request_id: u64,
 }
 
 /// What a front end's voter tells every replica manager about a replica.

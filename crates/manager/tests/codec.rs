@@ -1,7 +1,7 @@
 //! Codec tests: every message round-trips, pinned bytes for one message, and hostile input never panics.
 
 use bytes::Bytes;
-use manager::{DecodeError, Membership, Message, PeerBody, PeerMessage, Report, ResultMessage};
+use manager::{DecodeError, Membership, Message, PeerBody, PeerMessage, Report, ResendResult, ResultMessage};
 use proptest::prelude::*;
 
 fn peer(body: PeerBody) -> Message {
@@ -26,6 +26,8 @@ fn examples() -> Vec<Message> {
             response: Bytes::from_static(&[1, 0, 0]),
         }),
         Message::Membership(Membership { replica_id: 3, incarnation: 4, in_vote: true }),
+        Message::ResendResult(ResendResult { front_end: 100, request_id: 1_700_000_000_000_001 }),
+        Message::ResendResult(ResendResult { front_end: 0, request_id: 0 }),
     ]
 }
 
@@ -44,6 +46,28 @@ fn pinned_bytes_of_a_wrong_report() {
     expected.extend_from_slice(&0x0102u64.to_le_bytes());
     expected.extend_from_slice(&9u64.to_le_bytes());
     expected.extend_from_slice(&3u32.to_le_bytes());
+    assert_eq!(bytes, expected);
+}
+
+/// The kinds that existed before `ResendResult` keep their bytes (kind 4 pinned here, kind 1 above).
+#[test]
+fn pinned_bytes_of_a_result() {
+    let result =
+        ResultMessage { replica_id: 2, incarnation: 3, seq: 5, request_id: 77, response: Bytes::from_static(b"ok") };
+    let mut expected = vec![0xCA, 1, 4, 2, 0];
+    expected.extend_from_slice(&3u64.to_le_bytes());
+    expected.extend_from_slice(&5u64.to_le_bytes());
+    expected.extend_from_slice(&77u64.to_le_bytes());
+    expected.extend_from_slice(&2u32.to_le_bytes());
+    expected.extend_from_slice(b"ok");
+    assert_eq!(Message::Result(result).encode(), expected);
+}
+
+#[test]
+fn pinned_bytes_of_a_resend_request() {
+    let bytes = Message::ResendResult(ResendResult { front_end: 0x0164, request_id: 0x0102 }).encode();
+    let mut expected = vec![0xCA, 1, 6, 0x64, 0x01];
+    expected.extend_from_slice(&0x0102u64.to_le_bytes());
     assert_eq!(bytes, expected);
 }
 
@@ -125,6 +149,8 @@ fn message() -> impl Strategy<Value = Message> {
         (any::<u16>(), any::<u64>(), any::<bool>()).prop_map(|(replica_id, incarnation, in_vote)| {
             Message::Membership(Membership { replica_id, incarnation, in_vote })
         }),
+        (any::<u16>(), any::<u64>())
+            .prop_map(|(front_end, request_id)| { Message::ResendResult(ResendResult { front_end, request_id }) }),
     ]
 }
 

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use manager::{
     Audit, Command, Manager, ManagerConfig, Membership, PeerBody, PeerMessage, ReplaceReason, ReplicaPhase, Report,
+    ResendResult, ResultMessage,
 };
 use ordering::{NodeId, OrderedEntry};
 
@@ -268,4 +269,75 @@ fn results_lost_on_the_way_back_are_asked_for_again() {
     assert_eq!(sent(&drain(&mut m)), vec![1, 2], "each result reaches the front end exactly once");
     m.handle_timeout(10_000);
     assert_eq!(executed_seqs(&drain(&mut m)), Vec::<u64>::new(), "nothing left to ask for");
+}
+
+fn resend(request_id: u64) -> ResendResult {
+    ResendResult { front_end: FE.0, request_id }
+}
+
+fn results_sent(commands: Vec<Command>) -> Vec<ResultMessage> {
+    commands
+        .into_iter()
+        .filter_map(|command| match command {
+            Command::SendResult { front_end, result } => {
+                assert_eq!(front_end, FE);
+                Some(result)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_sent_result_is_sent_again_when_the_front_end_asks_and_unknown_ones_are_ignored() {
+    let mut m = manager(2, 3);
+    for seq in 1..=3 {
+        m.handle_delivered(0, entry(seq));
+    }
+    drain(&mut m);
+    m.handle_executed(5, 1, 3, vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))]);
+    let first = results_sent(drain(&mut m));
+    assert_eq!(first.iter().map(|result| result.request_id).collect::<Vec<_>>(), vec![501, 502]);
+
+    // The copy of 502 was lost: the front end asks, and gets the same message again, as often as it asks.
+    for _ in 0..2 {
+        m.handle_resend_result(10, resend(502));
+        assert_eq!(results_sent(drain(&mut m)), vec![first[1].clone()]);
+    }
+    // 503 is fed but not executed: nothing to send now; it goes out (once) when the replica produces it.
+    m.handle_resend_result(11, resend(503));
+    assert_eq!(drain(&mut m), vec![]);
+    m.handle_executed(12, 1, 4, vec![(3, Bytes::from_static(b"c"))]);
+    assert_eq!(results_sent(drain(&mut m)).iter().map(|result| result.seq).collect::<Vec<_>>(), vec![3]);
+    // Never delivered, or another front end's request id: ignored.
+    m.handle_resend_result(13, resend(9_999));
+    m.handle_resend_result(13, ResendResult { front_end: FE.0 + 1, request_id: 501 });
+    assert_eq!(drain(&mut m), vec![]);
+    assert_eq!(m.stats().results_sent, 3);
+    assert_eq!(m.stats().results_resent, 2);
+}
+
+#[test]
+fn the_result_cache_is_bounded_and_forgotten_on_replacement() {
+    let mut config = ManagerConfig::new(2, vec![1, 2, 3]);
+    config.result_cache_max = 4;
+    let mut m = Manager::new(config, 0);
+    drain(&mut m);
+    m.handle_replica_started(0, 1);
+    run_up_to(&mut m, 10, 1);
+    assert_eq!(results_sent(drain(&mut m)).len(), 10);
+    // Only the last four (507..=510) are kept.
+    for request_id in 501..=510 {
+        m.handle_resend_result(20, resend(request_id));
+        let again = results_sent(drain(&mut m));
+        let expected: Vec<u64> = if request_id >= 507 { vec![request_id] } else { vec![] };
+        assert_eq!(again.iter().map(|result| result.request_id).collect::<Vec<_>>(), expected, "{request_id}");
+    }
+    // After a replacement the old incarnation's results are not re-sent (front ends drop them anyway).
+    let wrong = Report::Wrong { replica_id: 2, seq: 10, request_id: 510, consecutive: 3 };
+    m.handle_report(30, wrong);
+    assert_eq!(m.incarnation(), 2);
+    drain(&mut m);
+    m.handle_resend_result(31, resend(510));
+    assert_eq!(drain(&mut m), vec![]);
 }

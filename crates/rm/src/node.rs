@@ -4,8 +4,9 @@
 //! Sockets:
 //! - the ordering member (`member` address), in its own task (`udp::ordering_shell::MemberNode`); its deliveries
 //!   are taken only while `Manager::ready_for_delivery` (back-pressure to the sequencer);
-//! - the manager endpoint (`manager` address): `manager::Message` from other RMs and the front end, results and
-//!   membership to the front end, and the operator protocol (`crate::status`);
+//! - the manager endpoint (`manager` address): `manager::Message` from other RMs and the front end (reports and
+//!   requests to re-send a result), results and membership to the front end, and the operator protocol
+//!   (`crate::status`);
 //! - the driver endpoint: replica-api with the child replica's control address. A fresh endpoint (new port) per
 //!   replica incarnation, so that a late answer from a killed process can never be taken for its successor's;
 //! - the probe endpoint: replica-api `Status` to any replica's control address (crash agreement).
@@ -558,6 +559,7 @@ impl Node {
         }
         match Message::decode(bytes) {
             Ok(Message::Report(report)) => self.manager.handle_report(now_ms, report),
+            Ok(Message::ResendResult(request)) => self.manager.handle_resend_result(now_ms, request),
             Ok(Message::Peer(message)) => {
                 if self.managers.get(&message.from) == Some(&from) {
                     self.manager.handle_peer(now_ms, message);

@@ -1,7 +1,10 @@
 //! The real processes of replicated mode: `cineflix-sequencer` and three `cineflix-rm` (each supervising its own
 //! `cineflix-replica`), on free loopback ports, driven by an in-test front end: an ordering submitter
 //! (`udp::ordering_shell::SubmitterNode`) and a result collector that votes with `voting::Voter` and reports to
-//! every replica manager, as the real front end does.
+//! every replica manager, and asks the managers whose result a round lacks to re-send it (`ResendResult`, every
+//! `RESULT_RESEND_MS`), as the real front end does. Unlike the real front end (which asks only while a round is
+//! undecided) it keeps asking after the decision, for up to `RESULT_ASK_MS`, because the test compares every
+//! replica's result.
 //!
 //! One scenario, in phases sharing the cluster: requests flow and all three replicas answer identically; a replica
 //! killed with SIGKILL is noticed, agreed dead, replaced and brought up to date by state transfer while requests
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use booking::{Operation, Request};
 use bytes::Bytes;
-use manager::{Membership, Message, Report};
+use manager::{Membership, Message, Report, ResendResult};
 use ordering::{NodeId, SubmitterConfig};
 use replica_api::{Fault, FromReplica, ToReplica};
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +36,11 @@ use voting::{Event, Voter, VoterConfig};
 const RM_BINARY: &str = env!("CARGO_BIN_EXE_cineflix-rm");
 const FRONT_END_ID: u16 = 100;
 const REPLICAS: [u16; 3] = [1, 2, 3];
+/// The collector asks for an undecided round's missing results this often (the front end's default).
+const RESULT_RESEND_MS: u64 = 50;
+/// The collector stops asking for a request's missing results this long after it opened (a replaced replica
+/// never answers requests of its predecessor).
+const RESULT_ASK_MS: u64 = 10_000;
 /// Generous: debug binaries on a loaded two-core machine.
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -176,7 +184,8 @@ impl FrontEnd {
             SubmitterNode::spawn(submitter_endpoint, SubmitterConfig::new(NodeId(FRONT_END_ID), NodeId(0)), peers)
                 .unwrap();
         let results = Endpoint::bind(addrs.results, udp::LinkFaults::default()).await.unwrap();
-        let managers: Vec<SocketAddr> = addrs.replicas.values().map(|replica| replica[0]).collect();
+        let managers: BTreeMap<u16, SocketAddr> =
+            addrs.replicas.iter().map(|(&id, replica)| (id, replica[0])).collect();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (commands, command_rx) = mpsc::unbounded_channel();
         tokio::spawn(collect(results, managers, command_rx, Arc::clone(&seen)));
@@ -260,7 +269,7 @@ impl FrontEnd {
 /// reports, to every replica manager.
 async fn collect(
     endpoint: Endpoint,
-    managers: Vec<SocketAddr>,
+    managers: BTreeMap<u16, SocketAddr>,
     mut commands: mpsc::UnboundedReceiver<CollectorCommand>,
     seen: Arc<Mutex<Seen>>,
 ) {
@@ -272,6 +281,10 @@ async fn collect(
     let mut waiting: HashMap<u64, oneshot::Sender<Outcome>> = HashMap::new();
     let mut seq_of: HashMap<u64, u64> = HashMap::new();
     let mut incarnations: BTreeMap<u16, u64> = BTreeMap::new();
+    // request_id → when it opened, while some replica's result is missing.
+    let mut asking: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut resend = tokio::time::interval(Duration::from_millis(RESULT_RESEND_MS));
+    resend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = voter.poll_timeout().map(|ms| clock.instant_at(ms));
         tokio::select! {
@@ -280,6 +293,7 @@ async fn collect(
                 Some(CollectorCommand::Open { request_id, reply }) => {
                     voter.open(request_id, clock.now_ms());
                     waiting.insert(request_id, reply);
+                    asking.insert(request_id, clock.now_ms());
                 }
                 Some(CollectorCommand::Accepted { request_id, seq }) => {
                     seq_of.insert(request_id, seq);
@@ -315,6 +329,29 @@ async fn collect(
             () = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => {
                 voter.handle_timeout(clock.now_ms());
             }
+            _ = resend.tick() => {
+                // Every manager whose result has not arrived is asked; a round opened less than one interval ago
+                // is asked too, which costs a cache miss at most.
+                let now_ms = clock.now_ms();
+                let mut asks = Vec::new();
+                {
+                    let seen = seen.lock().unwrap();
+                    asking.retain(|request_id, opened_ms| {
+                        let answered = seen.results.get(request_id);
+                        let missing: Vec<SocketAddr> = managers
+                            .iter()
+                            .filter(|(id, _)| !answered.is_some_and(|results| results.contains_key(id)))
+                            .map(|(_, &manager)| manager)
+                            .collect();
+                        asks.extend(missing.iter().map(|&manager| (*request_id, manager)));
+                        !missing.is_empty() && now_ms < *opened_ms + RESULT_ASK_MS
+                    });
+                }
+                for (request_id, manager) in asks {
+                    let bytes = Message::ResendResult(ResendResult { front_end: FRONT_END_ID, request_id }).encode();
+                    let _ = endpoint.send_to(&bytes, manager).await;
+                }
+            }
         }
         while let Some(event) = voter.poll_event() {
             let report = match event {
@@ -342,7 +379,7 @@ async fn collect(
             };
             if let Some(report) = report {
                 let bytes = Message::Report(report).encode();
-                for &manager in &managers {
+                for &manager in managers.values() {
                     let _ = endpoint.send_to(&bytes, manager).await;
                 }
             }
