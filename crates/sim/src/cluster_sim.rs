@@ -12,10 +12,11 @@
 //!   `booking::Replica` applying every ordered entry in seq order); no client ever gets a minority answer;
 //! - (c) every replica's digest after executing a seq that is a multiple of 16 (and every snapshot a replica
 //!   takes) equals the oracle's digest at that seq;
-//! - (d) an `Unavailable` answer is allowed only if, while its round was open, the network dropped a datagram or
-//!   the round's fault budget was exceeded: the replicas impaired at any moment the round was open (faulty, armed
-//!   to fail, or out of the vote at their manager or at the front end) are more than 1 of 3, or more than 2 of 4,
-//!   or include two liars. Otherwise it is a violation. Both kinds are counted;
+//! - (d) an `Unavailable` answer is allowed only if the round's fault budget was exceeded: the replicas impaired
+//!   at any moment the round was open (faulty, armed to fail, or out of the vote at their manager or at the front
+//!   end) are more than 1 of 3, or more than 2 of 4, or include two liars. Lost datagrams alone never excuse it:
+//!   every hop retries (ordering, feeding, replica → RM results, and RM → front end results through
+//!   `ResendResult`). Rounds that saw a loss are counted too, for the record;
 //! - (e) a replacement for wrong answers happens only after the front end reported `consecutive >= 3` for that
 //!   replica, and only for an incarnation that lied; on a loss-free network no healthy replica is replaced;
 //! - prefix consistency: every member delivers the same request at the same seq; a request id is ordered once;
@@ -33,7 +34,7 @@ use booking::{Replica, Request};
 use bytes::Bytes;
 use manager::{
     Audit, Command, Job, Manager, ManagerConfig, Membership, Message as ManagerMessage, ReplaceReason, ReplicaId,
-    Report, ResultMessage,
+    Report, ResendResult, ResultMessage,
 };
 use ordering::{
     Destination, Member, MemberConfig, Message as OrderingMessage, NodeId, Sequencer, SequencerConfig, Submitter,
@@ -59,6 +60,9 @@ const DIGEST_EVERY_SEQS: u64 = 16;
 const VOTER_REPOLL_MS: u64 = 10;
 /// How often the front end repeats a "replace it" report until the replica's manager announces a new incarnation.
 const REPLACE_REPORT_RETRY_MS: u64 = 200;
+/// An undecided round asks the managers whose result it lacks to re-send it after this long, and again every this
+/// long (the front end's `[replication] result_resend_ms` default).
+const RESULT_RESEND_MS: u64 = 50;
 
 /// Which cluster the seed builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,6 +312,8 @@ struct Round {
     impaired: BTreeSet<ReplicaId>,
     /// Replicas that lied (or were set to) while the round was open.
     liars: BTreeSet<ReplicaId>,
+    /// Replicas whose result for the round arrived (the others are asked to re-send it).
+    answered: BTreeSet<ReplicaId>,
 }
 
 #[derive(Debug)]
@@ -319,6 +325,8 @@ struct FrontEnd {
     memberships: BTreeMap<ReplicaId, (u64, bool)>,
     /// Replicas the voter excluded for wrong results: `(incarnation then, report, next retry)`.
     pending_replace: BTreeMap<ReplicaId, (u64, Report, u64)>,
+    /// `(when, request_id)` of each open round's next re-send check, in time order.
+    resends: VecDeque<(u64, u64)>,
     next_request_id: u64,
 }
 
@@ -343,6 +351,7 @@ enum Event {
     Submitter,
     Voter,
     FrontEndTimer,
+    Resend,
     Client(usize),
     Scheduled,
     Chaos,
@@ -502,6 +511,7 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
         seq_of: HashMap::new(),
         memberships: ids.iter().map(|&id| (id, (1, true))).collect(),
         pending_replace: BTreeMap::new(),
+        resends: VecDeque::new(),
         next_request_id: 1,
     };
     let clients = (0..setup.client_count)
@@ -727,6 +737,10 @@ impl World {
         consider(self.front_end.submitter.poll_timeout());
         consider(self.voter_timeout());
         consider(self.front_end.pending_replace.values().map(|(_, _, at)| *at).min());
+        while self.front_end.resends.front().is_some_and(|(_, id)| !self.front_end.rounds.contains_key(id)) {
+            self.front_end.resends.pop_front(); // answered: no wake-up for it
+        }
+        consider(self.front_end.resends.front().map(|&(at, _)| at));
         if self.wants_more_requests() {
             for client in &self.clients {
                 consider(client.next_at_ms);
@@ -766,6 +780,9 @@ impl World {
         }
         if due(self.front_end.pending_replace.values().map(|(_, _, at)| *at).min()) {
             events.push(Event::FrontEndTimer);
+        }
+        if due(self.front_end.resends.front().map(|&(at, _)| at)) {
+            events.push(Event::Resend);
         }
         if self.wants_more_requests() {
             for (index, client) in self.clients.iter().enumerate() {
@@ -819,6 +836,7 @@ impl World {
                     self.report_to_managers(report);
                 }
             }
+            Event::Resend => self.request_resends(),
             Event::Client(index) => self.issue(index),
             Event::Scheduled => {
                 let Reverse((_, _, scheduled)) = self.scheduled.pop().expect("an event is due");
@@ -872,13 +890,42 @@ impl World {
                 self.front_end.next_request_id += 1;
                 self.front_end.voter.open(request_id, self.now_ms);
                 let (impaired, liars) = self.impaired();
-                let round = Round { client: index, lost_at_open: self.network.stats().lost, impaired, liars };
+                let lost_at_open = self.network.stats().lost;
+                let round = Round { client: index, lost_at_open, impaired, liars, answered: BTreeSet::new() };
                 self.front_end.rounds.insert(request_id, round);
+                self.front_end.resends.push_back((self.now_ms + RESULT_RESEND_MS, request_id));
                 self.clients[index].outstanding = Some(request_id);
                 self.outcome.requests += 1;
                 self.trace(|| format!("client{index} request {request_id}: {request:?}"));
             }
             Err(_) => self.clients[index].next_at_ms = Some(self.now_ms + 10),
+        }
+    }
+
+    /// The front end's rule for lost results (manager's "Lost results"): every round still undecided at its check
+    /// time asks the managers of the replicas in the vote whose result it lacks to re-send it, and is checked again
+    /// one interval later.
+    fn request_resends(&mut self) {
+        let now = self.now_ms;
+        while let Some(&(at, request_id)) = self.front_end.resends.front() {
+            if at > now {
+                break;
+            }
+            self.front_end.resends.pop_front();
+            let Some(round) = self.front_end.rounds.get(&request_id) else { continue };
+            let missing: Vec<ReplicaId> = self
+                .front_end
+                .memberships
+                .iter()
+                .filter(|(id, (_, in_vote))| *in_vote && !round.answered.contains(id))
+                .map(|(&id, _)| id)
+                .collect();
+            self.front_end.resends.push_back((now + RESULT_RESEND_MS, request_id));
+            for id in missing {
+                self.trace(|| format!("fe asks rm{id} to re-send request {request_id}"));
+                let request = ResendResult { front_end: FRONT_END.0, request_id };
+                self.send(Addr::FrontEnd, Addr::Manager(id), Wire::Manager(ManagerMessage::ResendResult(request)));
+            }
         }
     }
 
@@ -916,9 +963,10 @@ impl World {
                     let over_budget = info.impaired.len() > self.setup.budget() || info.liars.len() > 1;
                     self.outcome.unavailable_after_loss += u64::from(lost);
                     self.outcome.unavailable_over_budget += u64::from(over_budget);
-                    if !lost && !over_budget {
+                    if !over_budget {
                         return Err(self.violation(format!(
-                            "request {round} unavailable with no datagram lost and at most the budgeted faults: {}",
+                            "request {round} unavailable with at most the budgeted faults (datagrams lost while it \
+                             was open: {lost}): {}",
                             self.progress()
                         )));
                     }
@@ -967,10 +1015,13 @@ impl World {
                 }
                 self.trace(|| format!("fe gets replica{replica_id} inc {incarnation} result for request {request_id}"));
                 self.front_end.seq_of.insert(request_id, seq);
+                if let Some(round) = self.front_end.rounds.get_mut(&request_id) {
+                    round.answered.insert(replica_id);
+                }
                 self.front_end.voter.result(request_id, replica_id, &response, self.now_ms);
             }
             ManagerMessage::Membership(membership) => self.apply_membership(membership),
-            ManagerMessage::Report(_) | ManagerMessage::Peer(_) => {}
+            ManagerMessage::Report(_) | ManagerMessage::Peer(_) | ManagerMessage::ResendResult(_) => {}
         }
     }
 
@@ -1033,6 +1084,7 @@ impl World {
                     Wire::Ordering(message) => self.slots[index].member.handle(now, message),
                     Wire::Manager(ManagerMessage::Report(report)) => manager.handle_report(now, report),
                     Wire::Manager(ManagerMessage::Peer(message)) => manager.handle_peer(now, message),
+                    Wire::Manager(ManagerMessage::ResendResult(request)) => manager.handle_resend_result(now, request),
                     Wire::Manager(_) | Wire::ToReplica(_) => {}
                     Wire::FromReplica { incarnation, body } => match body {
                         FromReplica::Executed { next_expected, results } => {
