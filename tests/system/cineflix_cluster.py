@@ -12,12 +12,14 @@ What it deliberately is not: a client. Tests speak SOAP through zeep, suds, JAX-
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -404,3 +406,95 @@ def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedClus
         cluster.stop()
         raise
     return cluster
+
+
+# ----- replicated deployments from a shipped config file (additive) -----
+#
+# `start_replicated_cluster_from` takes one of the operator's config files (e.g. config/replicated-n4.toml) as a
+# template, so that a test runs exactly the timeouts and limits an operator gets: only every loopback address is moved
+# to a free port, the log directory into the deployment's temporary directory, and the [faults] rates and per-replica
+# start-up faults are set as the test asks. The template's other lines are kept verbatim.
+
+LOOPBACK_ADDR = re.compile(r'"127\.0\.0\.1:(\d+)"')
+
+
+def derive_replicated_config(template: str, log_dir: Path, faults: dict | None = None,
+                             replica_faults: dict[int, str] | None = None) -> tuple[str, dict[int, int], int]:
+    """Rewrites a replicated config template: (text, {replica_id: control port}, front-end HTTP port).
+
+    Every distinct template port maps to one distinct free port, so that addresses naming the same port (none today,
+    but a multi-host file might) still agree. `faults` sets [faults] keys; `replica_faults` maps a replica id to a
+    TOML inline table such as '{ kind = "lie" }' for that replica's first process.
+    """
+    originals = sorted({int(port) for port in LOOPBACK_ADDR.findall(template)})
+    fresh = dict(zip(originals, free_udp_ports(len(originals))))
+    parsed = tomllib.loads(template)
+    http_original = int(parsed["frontend"]["listen"].rsplit(":", 1)[1])
+    fresh[http_original] = free_tcp_port()
+    text = LOOPBACK_ADDR.sub(lambda match: f'"127.0.0.1:{fresh[int(match.group(1))]}"', template)
+    text = re.sub(r'(?m)^dir = ".*"$', f'dir = "{log_dir}"', text, count=1)
+    for key, value in (faults or {}).items():
+        text, count = re.subn(rf"(?ms)(^\[faults\].*?^){key} = [^\n]*$", rf"\g<1>{key} = {value}", text, count=1)
+        if count != 1:
+            raise ValueError(f"template has no [faults] {key} line")
+    for replica_id, fault in (replica_faults or {}).items():
+        blocks = text.split("[[replicas]]")
+        index = next(i for i, block in enumerate(blocks) if re.search(rf"(?m)^id = {replica_id}$", block))
+        blocks[index], count = re.subn(r"(?m)^fault = .*$", f"fault = {fault}", blocks[index], count=1)
+        if count != 1:
+            raise ValueError(f"template's replica {replica_id} has no fault line")
+        text = "[[replicas]]".join(blocks)
+    derived = tomllib.loads(text)  # also proves the rewritten file is still valid TOML
+    controls = {entry["id"]: int(entry["replica"]["control"].rsplit(":", 1)[1]) for entry in derived["replicas"]}
+    http_port = int(derived["frontend"]["listen"].rsplit(":", 1)[1])
+    return text, controls, http_port
+
+
+def start_replicated_cluster_from(template: Path, faults: dict | None = None,
+                                  replica_faults: dict[int, str] | None = None) -> ReplicatedCluster:
+    """Starts a replicated deployment via `cineflix-up` from a config template on fresh ports (see above)."""
+    bin_dir = binary_dir()
+    for name in REPLICATED_BINARIES:
+        if not (bin_dir / name).is_file():
+            raise FileNotFoundError(f"{bin_dir / name} not found: build with `cargo build --release --bins` "
+                                    "or point CINEFLIX_BIN at the directory holding the binaries")
+    work_dir = Path(tempfile.mkdtemp(prefix="cineflix-replicated-"))
+    log_dir = work_dir / "log"
+    log_dir.mkdir()
+    text, controls, http_port = derive_replicated_config(Path(template).read_text(), log_dir, faults, replica_faults)
+    config_path = work_dir / "cineflix.toml"
+    config_path.write_text(text)
+    cluster = ReplicatedCluster(http_port=http_port, work_dir=work_dir, config_path=config_path,
+                                replica_controls=controls)
+    launch_replicated(cluster)
+    return cluster
+
+
+def launch_replicated(cluster: ReplicatedCluster) -> None:
+    """Runs `cineflix-up` for a prepared deployment and waits until it reports the cluster up; records the pids."""
+    env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
+    env.setdefault("RUST_LOG", "info")
+    out_path = cluster.work_dir / "cineflix-up.out"
+    with open(out_path, "wb") as out:
+        cluster.up = subprocess.Popen(
+            [str(binary_dir() / "cineflix-up"), "--config", str(cluster.config_path), "--ready-timeout-s",
+             str(int(READY_TIMEOUT_S))],
+            cwd=cluster.work_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S + 10
+        while True:
+            cluster.check_alive()
+            text = out_path.read_text(errors="replace")
+            if "CineFlix is up." in text:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cineflix-up did not report the cluster up\n{cluster.logs_text()}")
+            time.sleep(0.05)  # polling interval, not a settle delay
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] == "pid":
+                cluster.pids[parts[0]] = int(parts[2])
+    except BaseException:
+        cluster.stop()
+        raise
