@@ -246,14 +246,26 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     };
     let outcome = node.serve(&mut deliveries, shutdown).await;
     if let Some(mut replica) = node.child.take() {
-        let _ = replica.child.start_kill();
-        let _ = tokio::time::timeout(KILL_WAIT, replica.child.wait()).await;
+        stop_gracefully(&mut replica.child).await;
     }
     let stats = node.manager.stats();
     node.audit.line(format_args!("stop {stats:?} outcome={outcome:?}"));
     node.audit.flush();
     let _ = member.shutdown().await;
     outcome
+}
+
+/// Stops a healthy replica at shutdown: SIGTERM lets it flush its theatre logs; SIGKILL only if it lingers.
+/// (Replacing a faulty replica is different: `kill` sends SIGKILL at once.)
+async fn stop_gracefully(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if tokio::time::timeout(KILL_WAIT, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(KILL_WAIT, child.wait()).await;
 }
 
 /// Waits for the child to exit; never completes without one. Cancel-safe (`Child::wait` is).

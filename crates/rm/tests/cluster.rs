@@ -556,6 +556,20 @@ fn replicas_agree_and_crashed_or_lying_replicas_are_replaced() {
     assert!(rm3_log.contains("replacement_started incarnation=2 reason=Wrong"), "{rm3_log}");
     let sequencer_log = std::fs::read_to_string(dir.join("logs/sequencer.log")).unwrap();
     assert!(sequencer_log.contains("seq=1 submitter=100 request_id=1 "), "{sequencer_log}");
+    // Replica 1 was never replaced and was stopped gracefully with its RM: its theatre servers' logs together hold
+    // every job exactly once (none lost in a buffer).
+    let mut logged_jobs: Vec<u64> = ["ATW", "OUT", "VER"]
+        .iter()
+        .flat_map(|theatre| {
+            let path = dir.join(format!("logs/replica-1-{theatre}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            text.split_whitespace().filter_map(|word| word.strip_prefix("job=")?.parse().ok()).collect::<Vec<u64>>()
+        })
+        .collect();
+    logged_jobs.sort_unstable();
+    let ordered = sequencer_log.lines().filter(|line| line.contains(" seq=")).count() as u64;
+    assert!(ordered > 0, "the sequencer logged no ordered request");
+    assert_eq!(logged_jobs, (1..=ordered).collect::<Vec<u64>>(), "replica 1's theatre logs miss or repeat jobs");
     if std::env::var_os("RM_TEST_KEEP_LOGS").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
