@@ -465,8 +465,18 @@ impl Driver {
                     }
                 }
                 Err(_elapsed) => {
+                    // Executed jobs whose answer was lost: ask again (the replica answers from its result cache,
+                    // never executing twice), as the front end's driver does.
+                    let acknowledged = (next_expected - first_id) as usize;
+                    let unanswered: Vec<Job> =
+                        (0..acknowledged).filter(|&i| answers[i].is_none()).map(|i| jobs[i].clone()).collect();
+                    for batch in unanswered.chunks(BATCH_MAX) {
+                        buffer.clear();
+                        ToReplica::Execute { jobs: batch.to_vec() }.encode_into(&mut buffer);
+                        self.endpoint.send_to(&buffer, self.control).await.unwrap();
+                    }
                     // Go back N: resend everything from the first job the replica still expects.
-                    next_to_send = (next_expected - first_id) as usize;
+                    next_to_send = acknowledged;
                     last_progress = tokio::time::Instant::now();
                 }
             }
