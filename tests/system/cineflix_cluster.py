@@ -380,35 +380,11 @@ def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedClus
     controls = {replica_id: ports[3 + 6 * (replica_id - 1) + 2] for replica_id in range(1, replicas + 1)}
     cluster = ReplicatedCluster(http_port=http_port, work_dir=work_dir, config_path=config_path,
                                 replica_controls=controls)
-    env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
-    env.setdefault("RUST_LOG", "info")
-    out_path = work_dir / "cineflix-up.out"
-    with open(out_path, "wb") as out:
-        cluster.up = subprocess.Popen(
-            [str(bin_dir / "cineflix-up"), "--config", str(config_path), "--ready-timeout-s", str(int(READY_TIMEOUT_S))],
-            cwd=work_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S + 10
-        while True:
-            cluster.check_alive()
-            text = out_path.read_text(errors="replace")
-            if "CineFlix is up." in text:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"cineflix-up did not report the cluster up\n{cluster.logs_text()}")
-            time.sleep(0.05)  # polling interval, not a settle delay
-        for line in text.splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[1] == "pid":
-                cluster.pids[parts[0]] = int(parts[2])
-    except BaseException:
-        cluster.stop()
-        raise
+    launch_replicated(cluster)
     return cluster
 
 
-# ----- replicated deployments from a shipped config file (additive) -----
+# ----- replicated deployments from a shipped config file -----
 #
 # `start_replicated_cluster_from` takes one of the operator's config files (e.g. config/replicated-n4.toml) as a
 # template, so that a test runs exactly the timeouts and limits an operator gets: only every loopback address is moved
