@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import zeep
+from zeep.transports import Transport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOAP11_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -474,3 +476,29 @@ def launch_replicated(cluster: ReplicatedCluster) -> None:
     except BaseException:
         cluster.stop()
         raise
+
+
+# ----- helpers shared by the replicated-mode tests -----
+
+POLL_S = 0.05  # polling interval of wait_until, not a settle delay
+
+
+def client_for(cluster) -> zeep.proxy.ServiceProxy:
+    """A zeep client generated from the deployment's live WSDL, bound to the SOAP 1.1 port."""
+    client = zeep.Client(cluster.wsdl_url, transport=Transport(timeout=15, operation_timeout=15))
+    return client.bind("CineflixService", "CineflixSoap11")
+
+
+def wait_until(what: str, condition, timeout_s: float, cluster=None):
+    """Polls `condition` until it returns a truthy value (returned) or `timeout_s` passes (AssertionError)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if cluster is not None:
+            cluster.check_alive()
+        if time.monotonic() > deadline:
+            details = f"\n{cluster.logs_text()}" if cluster is not None else ""
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{details}")
+        time.sleep(POLL_S)

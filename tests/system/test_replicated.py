@@ -16,18 +16,14 @@ import os
 import re
 import signal
 import threading
-import time
 
 import pytest
-import zeep
-from zeep.transports import Transport
 
-from cineflix_cluster import remove_work_dir, start_replicated_cluster
+from cineflix_cluster import client_for, remove_work_dir, start_replicated_cluster, wait_until
 from cineflix_dates import movie_id, show_date
 
 # Replacement involves starting a process and transferring state; generous for a loaded 2-core machine.
 REPLACEMENT_TIMEOUT_S = 60.0
-POLL_S = 0.05
 
 
 @pytest.fixture
@@ -36,25 +32,6 @@ def replicated():
     yield deployment
     deployment.stop()
     remove_work_dir(deployment)
-
-
-def client_for(cluster) -> zeep.proxy.ServiceProxy:
-    client = zeep.Client(cluster.wsdl_url, transport=Transport(timeout=15, operation_timeout=15))
-    return client.bind("CineflixService", "CineflixSoap11")
-
-
-def wait_until(what: str, condition, timeout_s: float, cluster=None):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if cluster is not None:
-            cluster.check_alive()
-        if time.monotonic() > deadline:
-            details = f"\n{cluster.logs_text()}" if cluster is not None else ""
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{details}")
-        time.sleep(POLL_S)
 
 
 def tickets_in_schedule(service, customer: str, slot: str) -> int:

@@ -25,16 +25,13 @@ import threading
 import time
 
 import pytest
-import zeep
-from zeep.transports import Transport
 
-from cineflix_cluster import REPO_ROOT, remove_work_dir, start_replicated_cluster_from
+from cineflix_cluster import REPO_ROOT, client_for, remove_work_dir, start_replicated_cluster_from, wait_until
 from cineflix_dates import movie_id, show_date
 
 # Replacing a replica starts a process and transfers state; bounded so that the whole test stays under a minute.
 REPLACEMENT_TIMEOUT_S = 40.0
 CONVERGENCE_TIMEOUT_S = 15.0
-POLL_S = 0.05
 LOSSY_OPS_PER_THREAD = int(os.environ.get("CINEFLIX_FAULT_OPS", "100"))
 LOSSY_THREADS = 4
 
@@ -54,25 +51,6 @@ def replicated_lossy():
     yield deployment
     deployment.stop()
     remove_work_dir(deployment)
-
-
-def client_for(cluster) -> zeep.proxy.ServiceProxy:
-    client = zeep.Client(cluster.wsdl_url, transport=Transport(timeout=15, operation_timeout=15))
-    return client.bind("CineflixService", "CineflixSoap11")
-
-
-def wait_until(what: str, condition, timeout_s: float, cluster=None):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if cluster is not None:
-            cluster.check_alive()
-        if time.monotonic() > deadline:
-            details = f"\n{cluster.logs_text()}" if cluster is not None else ""
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{details}")
-        time.sleep(POLL_S)
 
 
 def schedule_tickets(service, customer: str) -> dict[str, int]:
