@@ -42,24 +42,67 @@ def binary_dir() -> Path:
     return configured if configured.is_absolute() else REPO_ROOT / configured
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Deployment ports come from below the kernel's ephemeral range. A port from "bind port 0" is ephemeral: while a
+# replica restarts, any socket of the machine bound to port 0 (a replica manager's driver socket, a status probe)
+# may be handed the replica's released port, and the replica then cannot bind it again. Same rule as the Rust
+# side's `udp::unused_loopback_ports`.
+_SEARCH_FLOOR = 10_000
+_port_cursor: list[int] = []
 
 
-def free_udp_ports(count: int) -> list[int]:
-    # Hold every socket open until all are chosen, so that the ports differ from each other.
-    sockets = []
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
+        low, high = (int(field) for field in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32_768, 60_999
+
+
+def _search_range() -> tuple[int, int]:
+    low, high = _ephemeral_range()
+    if low - _SEARCH_FLOOR >= 1_000:
+        return _SEARCH_FLOOR, low - 1
+    if 65_535 - high >= 1_000:
+        return high + 1, 65_535
+    return 1_024, 65_535
+
+
+def unused_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports, each free for both UDP and TCP now, outside the ephemeral range.
+
+    Every probe stays bound until all ports are chosen, so the ports differ; the walk continues where the previous
+    call of this process stopped, so successive deployments of one run do not reuse each other's ports."""
+    low, high = _search_range()
+    size = high - low + 1
+    if not _port_cursor:
+        _port_cursor.append((os.getpid() * 2_654_435_761 ^ time.monotonic_ns()) % size)
+    offset = _port_cursor[0]
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        for _ in range(size):
+            if len(ports) == count:
+                break
+            port = low + offset
+            offset = (offset + 1) % size
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            held += [udp, tcp]
+            ports.append(port)
     finally:
-        for sock in sockets:
+        for sock in held:
             sock.close()
+    _port_cursor[0] = offset
+    if len(ports) < count:
+        raise RuntimeError(f"only {len(ports)} of {count} loopback ports between {low} and {high} are free")
+    return ports
 
 
 @dataclass
@@ -159,8 +202,7 @@ def start_cluster(**frontend_overrides) -> Cluster:
     work_dir = Path(tempfile.mkdtemp(prefix="cineflix-system-"))
     log_dir = work_dir / "log"
     log_dir.mkdir()
-    http_port = free_tcp_port()
-    udp_ports = free_udp_ports(5)
+    http_port, *udp_ports = unused_ports(6)
     config_path = work_dir / "cineflix.toml"
     config_path.write_text(render_config(http_port, udp_ports, log_dir, frontend_overrides))
     cluster = Cluster(http_port=http_port, work_dir=work_dir, config_path=config_path)
@@ -375,8 +417,7 @@ def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedClus
     work_dir = Path(tempfile.mkdtemp(prefix="cineflix-replicated-"))
     log_dir = work_dir / "log"
     log_dir.mkdir()
-    http_port = free_tcp_port()
-    ports = free_udp_ports(3 + 6 * replicas)
+    http_port, *ports = unused_ports(1 + 3 + 6 * replicas)
     config_path = work_dir / "cineflix.toml"
     config_path.write_text(render_replicated_config(http_port, ports, log_dir, replicas, replication))
     controls = {replica_id: ports[3 + 6 * (replica_id - 1) + 2] for replica_id in range(1, replicas + 1)}
@@ -405,10 +446,11 @@ def derive_replicated_config(template: str, log_dir: Path, faults: dict | None =
     TOML inline table such as '{ kind = "lie" }' for that replica's first process.
     """
     originals = sorted({int(port) for port in LOOPBACK_ADDR.findall(template)})
-    fresh = dict(zip(originals, free_udp_ports(len(originals))))
+    *udp_ports, http_port = unused_ports(len(originals) + 1)
+    fresh = dict(zip(originals, udp_ports))
     parsed = tomllib.loads(template)
     http_original = int(parsed["frontend"]["listen"].rsplit(":", 1)[1])
-    fresh[http_original] = free_tcp_port()
+    fresh[http_original] = http_port
     text = LOOPBACK_ADDR.sub(lambda match: f'"127.0.0.1:{fresh[int(match.group(1))]}"', template)
     text = re.sub(r'(?m)^dir = ".*"$', f'dir = "{log_dir}"', text, count=1)
     for key, value in (faults or {}).items():

@@ -30,18 +30,6 @@ fn sibling_binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free loopback port for `kind` (TCP or UDP), found by binding and releasing it.
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|socket| socket.local_addr()).expect("free UDP port").port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free TCP port")
-            .port()
-    }
-}
-
 /// Child processes killed (by their own handle) when the test ends, pass or fail.
 struct Processes(Vec<Child>);
 
@@ -80,8 +68,9 @@ fn cineflix_against_the_real_standalone_front_end() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
 
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port(false)).parse().expect("address");
-    let [frontend_udp, control, atw, out, ver] = [(); 5].map(|()| free_port(true));
+    let ports = udp::unused_loopback_ports(6).expect("free loopback ports");
+    let listen: SocketAddr = format!("127.0.0.1:{}", ports[0]).parse().expect("address");
+    let [frontend_udp, control, atw, out, ver] = [ports[1], ports[2], ports[3], ports[4], ports[5]];
     let config = format!(
         "[frontend]\nlisten = \"{listen}\"\npublic_url = \"\"\nmode = \"standalone\"\nvote = \"software\"\n\
          udp = \"127.0.0.1:{frontend_udp}\"\nmax_body_bytes = 1048576\nheader_timeout_ms = 10000\n\

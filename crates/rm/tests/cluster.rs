@@ -17,7 +17,7 @@
 //! datagrams on every link of the cluster's processes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -60,8 +60,8 @@ fn sibling(name: &str) -> PathBuf {
 }
 
 fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let sockets: Vec<UdpSocket> = (0..n).map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind port 0")).collect();
-    sockets.iter().map(|socket| socket.local_addr().expect("local addr")).collect()
+    let ports = udp::unused_loopback_ports(n).expect("free loopback ports");
+    ports.into_iter().map(|port| SocketAddr::from(([127, 0, 0, 1], port))).collect()
 }
 
 /// The addresses of one test cluster.

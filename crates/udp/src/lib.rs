@@ -10,9 +10,11 @@ mod endpoint;
 mod faults;
 pub mod framing;
 pub mod ordering_shell;
+mod ports;
 mod socket;
 
 pub use endpoint::{Endpoint, EndpointConfig, REORDER_HOLD_MAX};
 pub use faults::{FaultDecision, FaultInjector, FaultStats, InvalidFaults, LinkFaults};
 pub use framing::{FrameError, MAX_MESSAGE_BYTES};
+pub use ports::{PortsError, unused_loopback_ports};
 pub use socket::{DEFAULT_BUFFER_BYTES, bind_std};

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -286,10 +286,10 @@ pub fn code_of(bytes: &[u8]) -> ResultCode {
     Response::decode(bytes).expect("replica answers decode").code
 }
 
-/// `n` distinct loopback UDP addresses that were free a moment ago (bound to port 0 together, then released).
+/// `n` distinct loopback UDP addresses that were free a moment ago, outside the ephemeral range (see `udp::ports`).
 pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let sockets: Vec<UdpSocket> = (0..n).map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind port 0")).collect();
-    sockets.iter().map(|socket| socket.local_addr().expect("local addr")).collect()
+    let ports = udp::unused_loopback_ports(n).expect("free loopback ports");
+    ports.into_iter().map(|port| SocketAddr::from(([127, 0, 0, 1], port))).collect()
 }
 
 /// A unique scratch directory under the system temp dir.
