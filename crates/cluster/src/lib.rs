@@ -11,6 +11,10 @@
 //! then `cineflix-frontend`. Component names: `replica`, `sequencer`, `rm<N>`, `frontend`; a replicated replica's
 //! process is found as the `cineflix-replica` child of `rm<N>` ([`Cluster::replica_pid`]).
 
+mod private;
+
+pub use private::{PrivateDeployment, relocate};
+
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
