@@ -81,6 +81,7 @@ pub enum ClusterScenario {
     ThreeWrong,
     /// n = 3, beyond the fault budget: replica 2 crashes after a few requests, and replica 3 crashes the moment
     /// replica 2's manager starts replacing it, leaving replica 1 the only donor (the sole-donor rule must heal it).
+    /// The network duplicates and reorders but loses nothing.
     TwoDown,
 }
 
@@ -408,11 +409,23 @@ impl Setup {
                 initial_faults[1] = Fault::Lie { bit_flip: rng.random_bool(0.5) };
                 Setup { initial_faults, ..Setup::quiet(3, rng, healthy) }
             }
-            ClusterScenario::OneCrash | ClusterScenario::TwoDown => {
+            ClusterScenario::OneCrash => {
                 let mut initial_faults = honest(3);
-                let victim = if scenario == ClusterScenario::TwoDown { 1 } else { 2 };
-                initial_faults[victim] = Fault::CrashAfter(rng.random_range(3..=15));
+                initial_faults[2] = Fault::CrashAfter(rng.random_range(3..=15));
                 Setup { initial_faults, ..Setup::quiet(3, rng, healthy) }
+            }
+            ClusterScenario::TwoDown => {
+                let mut initial_faults = honest(3);
+                initial_faults[1] = Fault::CrashAfter(rng.random_range(3..=15));
+                // Duplication and reordering, so that late and repeated "cannot donate" answers are exercised; no
+                // loss, which could make a probe miss the one live replica and leave no donor at all.
+                let faults = FaultRates {
+                    duplicate: rng.random_range(0.0..0.1),
+                    reorder: rng.random_range(0.0..0.2),
+                    reorder_extra_ms: rng.random_range(1..=30),
+                    ..FaultRates::healthy(1, rng.random_range(2..=8))
+                };
+                Setup { initial_faults, ..Setup::quiet(3, rng, faults) }
             }
             ClusterScenario::CrashAndLiar => {
                 let mut initial_faults = honest(4);
