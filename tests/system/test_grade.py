@@ -34,8 +34,9 @@ def result_codes() -> list[str]:
     """The result codes of booking.md's "Result codes" section (or, without the spec, of the booking crate)."""
     if BOOKING_SPEC.is_file():
         text = BOOKING_SPEC.read_text()
-        section = text.split("## Result codes", 1)[1].split("\n\n", 1)[0]
-        codes = re.findall(r"`([A-Z_]+)`", section)
+        section = text.split("## Result codes", 1)[1].split("\n## ", 1)[0]
+        first_paragraph = next(part for part in section.split("\n\n") if part.strip())
+        codes = re.findall(r"`([A-Z_]+)`", first_paragraph)
     else:
         source = (REPO_ROOT / "crates" / "booking" / "src" / "api.rs").read_text()
         codes = re.findall(r'ResultCode::\w+ => "([A-Z_]+)"', source)

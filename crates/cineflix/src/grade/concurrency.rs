@@ -76,7 +76,7 @@ fn racers(t: &mut Target, count: usize) -> Result<Vec<String>, super::Stop> {
 }
 
 fn last_seats(t: &mut Target) -> CaseResult {
-    let slot = t.new_slot(TheatreCode::Out, 1, 20)?;
+    let slot = t.any_slot(TheatreCode::Out, 20)?;
     let filler = t.customer(TheatreCode::Out)?;
     t.expect(&filler, book_op(&filler, slot, 15), OkCode)?;
     let customers = racers(t, RACERS)?;
@@ -87,7 +87,8 @@ fn last_seats(t: &mut Target) -> CaseResult {
     let (ok, sold_out) = run_race(t, requests)?;
     let booked: u32 = customers.iter().map(|customer| t.tickets(customer, slot)).sum::<Result<u32, _>>()?;
     let listed = t.show(slot)?;
-    let observed = format!("{ok} OK, {sold_out} SOLD_OUT; racers hold {booked}; listed {listed:?} (capacity, available)");
+    let observed =
+        format!("{ok} OK, {sold_out} SOLD_OUT; racers hold {booked}; listed {listed:?} (capacity, available)");
     if ok == 5 && sold_out == RACERS - 5 && booked == 5 && listed == Some((20, 0)) {
         Ok(observed)
     } else {
@@ -96,15 +97,18 @@ fn last_seats(t: &mut Target) -> CaseResult {
 }
 
 fn one_customer_parallel(t: &mut Target) -> CaseResult {
-    let slot = t.new_slot(TheatreCode::Ver, 2, 10)?;
+    let slot = t.any_slot(TheatreCode::Ver, 10)?;
     let customer = t.customer(TheatreCode::Ver)?;
     let requests =
         (0..16).map(|_| Request { user_id: customer.clone(), operation: book_op(&customer, slot, 1) }).collect();
     let (ok, sold_out) = run_race(t, requests)?;
     let schedule = t.schedule(&customer)?;
     let listed = t.show(slot)?;
-    let observed = format!("{ok} OK, {sold_out} SOLD_OUT; schedule {} entries, {:?} tickets; listed {listed:?}",
-        schedule.len(), schedule.first().map(|entry| entry.tickets));
+    let observed = format!(
+        "{ok} OK, {sold_out} SOLD_OUT; schedule {} entries, {:?} tickets; listed {listed:?}",
+        schedule.len(),
+        schedule.first().map(|entry| entry.tickets)
+    );
     if ok == 10 && sold_out == 6 && schedule.len() == 1 && schedule[0].tickets == 10 && listed == Some((10, 0)) {
         Ok(observed)
     } else {
@@ -113,7 +117,7 @@ fn one_customer_parallel(t: &mut Target) -> CaseResult {
 }
 
 fn pairs_race(t: &mut Target) -> CaseResult {
-    let slot = t.new_slot(TheatreCode::Atw, 3, 9)?;
+    let slot = t.any_slot(TheatreCode::Atw, 9)?;
     let customers = racers(t, RACERS)?;
     let requests = customers
         .iter()
@@ -124,7 +128,9 @@ fn pairs_race(t: &mut Target) -> CaseResult {
     let listed = t.show(slot)?;
     let observed = format!("{ok} OK, {sold_out} SOLD_OUT; racers hold {booked}; listed {listed:?}");
     match listed {
-        Some((capacity, available)) if ok == 4 && sold_out == RACERS - 4 && booked == 8 && capacity == available + booked => {
+        Some((capacity, available))
+            if ok == 4 && sold_out == RACERS - 4 && booked == 8 && capacity == available + booked =>
+        {
             Ok(observed)
         }
         _ => fail(observed),

@@ -97,7 +97,7 @@ fn workers(t: &mut Target, count: usize) -> Result<Vec<Worker>, Stop> {
         .map(|index| {
             let theatre = TheatreCode::ALL[index % 3];
             let customer = t.customer(theatre)?;
-            let slot = t.new_slot(theatre, 1, 5)?;
+            let slot = t.any_slot(theatre, 5)?;
             Ok(Worker { customer, slot })
         })
         .collect()
@@ -108,7 +108,10 @@ fn start_load(t: &mut Target) -> Result<(Load, Vec<Worker>), Stop> {
     let load = Load::start(t.endpoint.clone(), t.version, workers.clone(), LOAD_TIMEOUT);
     if !load.wait_answered(REQUESTS_AROUND_FAULT, Duration::from_secs(20)) {
         let report = load.stop();
-        return fail(format!("the load did not get {REQUESTS_AROUND_FAULT} answers before the fault: {}", show(&report)));
+        return fail(format!(
+            "the load did not get {REQUESTS_AROUND_FAULT} answers before the fault: {}",
+            show(&report)
+        ));
     }
     Ok((load, workers))
 }
@@ -138,7 +141,9 @@ fn show(report: &LoadReport) -> String {
 /// Crashes replica `replica`: SIGKILL when the grader started the deployment, else `crash-after 0` via its RM.
 fn crash(t: &Target, replica: &config::ReplicaConfig) -> Result<String, Stop> {
     if let Some(cluster) = t.cluster() {
-        let pid = cluster.replica_pid(replica.id).ok_or_else(|| Stop::Fail(format!("replica {} has no process", replica.id)))?;
+        let pid = cluster
+            .replica_pid(replica.id)
+            .ok_or_else(|| Stop::Fail(format!("replica {} has no process", replica.id)))?;
         let killed = std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])
             .status()
@@ -205,7 +210,7 @@ fn three_consecutive(t: &mut Target) -> CaseResult {
     let index = 1.min(replicas.len() - 1);
     let liar = &replicas[index];
     let customer = t.customer(TheatreCode::Out)?;
-    let slot = t.new_slot(TheatreCode::Out, 2, 5)?;
+    let slot = t.any_slot(TheatreCode::Out, 5)?;
     t.expect(&customer, super::target::book_op(&customer, slot, 2), ResultCode::Ok)?;
     let truth = Body::Schedule(vec![ScheduleEntry { movie_id: slot.movie_id, movie: slot.movie, tickets: 2 }]);
     // The count must start at 0: the booking above was answered right by everyone.
@@ -252,7 +257,9 @@ fn wait_count(t: &Target, replica_id: u16, expected: u64) -> Result<u64, Stop> {
             return Ok(count);
         }
         if Instant::now() >= deadline {
-            return fail(format!("the front end counts {count} consecutive wrong for replica {replica_id}, expected {expected}"));
+            return fail(format!(
+                "the front end counts {count} consecutive wrong for replica {replica_id}, expected {expected}"
+            ));
         }
         std::thread::sleep(super::target::POLL_INTERVAL);
     }

@@ -125,7 +125,8 @@ pub async fn call(
             *connection = Some(client::connect(endpoint).await?);
         }
         let envelope = Bytes::from(soap::build_request(version, request));
-        let sent = client::send(connection.as_mut().expect("connected"), head, request.operation.name(), envelope).await;
+        let sent =
+            client::send(connection.as_mut().expect("connected"), head, request.operation.name(), envelope).await;
         if sent.is_err() {
             *connection = None;
         }

@@ -241,8 +241,9 @@ fn run_cases(target: &mut Target, cases: &[&Case], why_not: impl Fn(Needs) -> Op
     outcomes
 }
 
-/// The cleanup row: cancels the grader's bookings and removes its slots on one deployment.
-fn cleanup(target: &mut Target) -> Outcome {
+/// The cleanup row: cancels the grader's bookings and removes its slots on one deployment (`Z01`, `Z02`, ... one per
+/// deployment graded).
+fn cleanup(target: &mut Target, number: usize, deployment: &str) -> Outcome {
     let started = Instant::now();
     let (verdict, observed) = match target.cleanup() {
         Ok(observed) => (Verdict::Pass, observed),
@@ -250,9 +251,9 @@ fn cleanup(target: &mut Target) -> Outcome {
         Err(Stop::Skip(reason)) => (Verdict::Skip, reason),
     };
     Outcome {
-        id: "Z01".to_owned(),
+        id: format!("Z{number:02}"),
         group: Group::Cleanup.name(),
-        scenario: "cleanup: the grader's bookings cancelled, its slots removed".to_owned(),
+        scenario: format!("cleanup of the {deployment} deployment: the grader's bookings cancelled, slots removed"),
         expected: "every cancel and remove OK".to_owned(),
         observed,
         verdict,
@@ -271,7 +272,7 @@ fn run_remote(global: &GlobalArgs, args: &GradeArgs, endpoint: &str, cases: &[Ca
     let all: Vec<&Case> = cases.iter().collect();
     let shape = target.shape();
     let mut outcomes = run_cases(&mut target, &all, |needs| target_lacks(shape, needs));
-    outcomes.push(cleanup(&mut target));
+    outcomes.push(cleanup(&mut target, 1, "graded"));
     Ok(outcomes)
 }
 
@@ -323,6 +324,14 @@ impl Private {
         }
     }
 
+    fn describe(self) -> &'static str {
+        match self {
+            Private::Three => "n = 3",
+            Private::Four => "n = 4",
+            Private::Lossy => "lossy n = 3",
+        }
+    }
+
     fn for_needs(needs: Needs) -> Private {
         match needs {
             Needs::FourReplicas => Private::Four,
@@ -352,13 +361,16 @@ fn run_local(global: &GlobalArgs, args: &GradeArgs, cases: &[Case]) -> Vec<Outco
                         target.attach_cluster(cluster);
                         let shape = target.shape();
                         outcomes.extend(run_cases(&mut target, &mine, |needs| target_lacks(shape, needs)));
-                        outcomes.push(cleanup(&mut target));
+                        let number = 1 + outcomes.iter().filter(|outcome| outcome.group == "cleanup").count();
+                        outcomes.push(cleanup(&mut target, number, private.describe()));
                         target.stop_cluster(STOP_GRACE);
                     }
                     Err(message) => outcomes.extend(failed_all(&mine, &format!("no client: {message}"))),
                 }
             }
-            Err(message) => outcomes.extend(failed_all(&mine, &format!("the private deployment did not start: {message}"))),
+            Err(message) => {
+                outcomes.extend(failed_all(&mine, &format!("the private deployment did not start: {message}")))
+            }
         }
     }
     if outcomes.iter().all(|outcome| outcome.verdict != Verdict::Fail) {
@@ -416,11 +428,7 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), before, "duplicate case ids");
         for code in ResultCode::ALL {
-            assert!(
-                cases.iter().any(|case| case.codes.contains(&code)),
-                "no case observes {}",
-                code.as_str()
-            );
+            assert!(cases.iter().any(|case| case.codes.contains(&code)), "no case observes {}", code.as_str());
         }
     }
 

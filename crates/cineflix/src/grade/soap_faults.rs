@@ -287,7 +287,8 @@ fn soap12_mistyped(t: &mut Target) -> CaseResult {
 }
 
 fn version_mismatch(t: &mut Target) -> CaseResult {
-    let body = format!(r#"<s:Envelope xmlns:s="urn:not-soap"><s:Body>{}</s:Body></s:Envelope>"#, list_payload("Avatar"));
+    let body =
+        format!(r#"<s:Envelope xmlns:s="urn:not-soap"><s:Body>{}</s:Body></s:Envelope>"#, list_payload("Avatar"));
     let answer = wire(post(t, TEXT_XML, Some("\"\""), &body))?;
     check_fault(&answer, soap::SoapVersion::V11, 500, "VersionMismatch", "VERSION_MISMATCH")
 }
@@ -323,7 +324,10 @@ fn valid_requests(t: &mut Target) -> CaseResult {
             || !answer.content_type.starts_with("text/xml")
             || !matches!(&parsed, Ok(reply) if reply.response.code == ResultCode::Ok)
         {
-            return fail(format!("SOAP 1.1 with SOAPAction {action:?}: HTTP {} {}", answer.status, answer.content_type));
+            return fail(format!(
+                "SOAP 1.1 with SOAPAction {action:?}: HTTP {} {}",
+                answer.status, answer.content_type
+            ));
         }
         observed.push(answer.status);
     }
@@ -411,6 +415,9 @@ mod tests {
         let raw = b"HTTP/1.1 500 Internal\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
         let answer = parse_http(raw).unwrap();
         assert_eq!((answer.status, answer.body.as_slice()), (500, &b"abcde"[..]));
-        assert_eq!(element_attribute(r#"<soap:address location="http://h:1/c"/>"#, "address", "location").as_deref(), Some("http://h:1/c"));
+        assert_eq!(
+            element_attribute(r#"<soap:address location="http://h:1/c"/>"#, "address", "location").as_deref(),
+            Some("http://h:1/c")
+        );
     }
 }

@@ -8,8 +8,8 @@
 use super::{Shape, Stop, fail};
 use crate::cli::GlobalArgs;
 use crate::client::{Client, Endpoint};
-use booking::{Date, Movie, MovieId, Operation, Request, Response, ResultCode, ScheduleEntry, Show, Slot, SlotLetter};
 use booking::TheatreCode;
+use booking::{Date, Movie, MovieId, Operation, Request, Response, ResultCode, ScheduleEntry, Show, Slot, SlotLetter};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -169,8 +169,11 @@ impl Target {
 
     /// Every show of `movie` the system lists.
     pub fn listing(&self, movie: Movie) -> Result<Vec<Show>, Stop> {
-        let response =
-            self.expect("ATWC0000", Operation::ListMovieShowsAvailability { movie_name: movie.to_string() }, ResultCode::Ok)?;
+        let response = self.expect(
+            "ATWC0000",
+            Operation::ListMovieShowsAvailability { movie_name: movie.to_string() },
+            ResultCode::Ok,
+        )?;
         match response.body {
             booking::Body::Shows(shows) => Ok(shows),
             other => fail(format!("listMovieShowsAvailability answered {other:?}")),
@@ -235,6 +238,20 @@ impl Target {
         Ok(slot)
     }
 
+    /// A new slot of `theatre` with `capacity` on whichever day of the window has one free (busy systems fill a
+    /// day's nine slots per theatre), starting from a day that varies per call.
+    pub fn any_slot(&mut self, theatre: TheatreCode, capacity: i32) -> Result<Slot, Stop> {
+        let first = (self.next_random() % 7) as i32;
+        for offset in 0..8 {
+            let day = 1 + (first + offset) % 7;
+            if let Ok(slot) = self.free_slot(theatre, day, None, None) {
+                self.add(slot, capacity)?;
+                return Ok(slot);
+            }
+        }
+        Err(Stop::Skip(format!("no free slot of {theatre} on any day of the window")))
+    }
+
     /// Forgets a slot a case removed itself.
     pub fn forget(&mut self, slot: Slot) {
         self.created.retain(|created| *created != slot);
@@ -242,11 +259,8 @@ impl Target {
 
     /// The customer's schedule.
     pub fn schedule(&self, customer: &str) -> Result<Vec<ScheduleEntry>, Stop> {
-        let response = self.expect(
-            customer,
-            Operation::GetBookingSchedule { customer_id: customer.to_owned() },
-            ResultCode::Ok,
-        )?;
+        let response =
+            self.expect(customer, Operation::GetBookingSchedule { customer_id: customer.to_owned() }, ResultCode::Ok)?;
         match response.body {
             booking::Body::Schedule(entries) => Ok(entries),
             other => fail(format!("getBookingSchedule answered {other:?}")),
