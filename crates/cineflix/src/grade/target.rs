@@ -380,7 +380,7 @@ impl Target {
     }
 
     /// Each replica's `(next_expected, digest)`, asked directly over replica-api `Status`.
-    pub fn replica_digests(&self) -> Vec<(u16, Result<(u64, [u8; 32]), String>)> {
+    pub fn replica_digests(&self) -> Vec<(u16, Result<ReplicaState, String>)> {
         let replicas = self.replicas();
         let faults = udp::LinkFaults::default();
         self.block_on(async {
@@ -436,12 +436,15 @@ impl Target {
     }
 }
 
+/// A replica's `(next_expected, digest)` as its `Status` answer gives them.
+pub type ReplicaState = (u64, [u8; 32]);
+
 fn hex8(digest: &[u8; 32]) -> String {
     digest[..4].iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// replica-api `Status` to a replica's control address: `(next_expected, digest)`.
-async fn replica_status(control: SocketAddr, faults: udp::LinkFaults) -> Result<(u64, [u8; 32]), String> {
+async fn replica_status(control: SocketAddr, faults: udp::LinkFaults) -> Result<ReplicaState, String> {
     use replica_api::{FromReplica, ToReplica};
     let local: SocketAddr = if control.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
     let endpoint = udp::Endpoint::bind(local, faults).await.map_err(|error| error.to_string())?;
