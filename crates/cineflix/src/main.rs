@@ -10,6 +10,7 @@ mod bench;
 mod cli;
 mod client;
 mod compare;
+mod grade;
 mod interactive;
 mod json;
 mod operator;
@@ -47,6 +48,7 @@ fn run(cli: Cli) -> u8 {
         Command::Status(args) => operator::status(&args, global.json),
         Command::Fault(args) => operator::fault(&args, global.json),
         Command::Compare(args) => compare::run(&global, &args),
+        Command::Grade(args) => grade::run(&global, &args),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
                 let log = UserLog::new(&global.log_dir);
@@ -147,7 +149,12 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
             };
             (user, operation)
         }
-        Command::Interactive | Command::Bench(_) | Command::Status(_) | Command::Fault(_) | Command::Compare(_) => {
+        Command::Interactive
+        | Command::Bench(_)
+        | Command::Status(_)
+        | Command::Fault(_)
+        | Command::Compare(_)
+        | Command::Grade(_) => {
             unreachable!("handled before building a one-shot request")
         }
     };

@@ -220,7 +220,7 @@ fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, Strin
 }
 
 /// The number after `"key":` in the front end's flat status JSON (written by `frontend`, never by a stranger).
-fn json_number(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn json_number(text: &str, key: &str) -> Option<u64> {
     let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
     let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -232,7 +232,7 @@ fn json_string(text: &str, key: &str) -> Option<String> {
 }
 
 /// The objects of the array `"key":[{...},{...}]` (flat objects only).
-fn json_objects(text: &str, key: &str) -> Vec<String> {
+pub(crate) fn json_objects(text: &str, key: &str) -> Vec<String> {
     let Some(start) = text.find(&format!("\"{key}\":[")) else { return Vec::new() };
     let rest = &text[start + key.len() + 4..];
     let Some(end) = rest.find(']') else { return Vec::new() };
@@ -286,7 +286,7 @@ fn row_json(row: &Row) -> Json {
         .with("detail", row.detail.as_str())
 }
 
-/// Parses `lie`, `none`, `crash-after N`, `slow MS`.
+/// Parses `lie`, `none`, `lie-next N`, `crash-after N`, `slow MS`.
 pub fn parse_fault(kind: &str, value: Option<u64>) -> Result<replica_api::Fault, String> {
     use replica_api::Fault;
     match (kind, value) {
@@ -294,9 +294,10 @@ pub fn parse_fault(kind: &str, value: Option<u64>) -> Result<replica_api::Fault,
         ("lie", None) => Ok(Fault::Lie),
         ("crash-after", Some(requests)) => Ok(Fault::CrashAfter { requests }),
         ("slow", Some(delay_ms)) => Ok(Fault::Slow { delay_ms }),
-        ("crash-after" | "slow", None) => Err(format!("{kind} needs a number: {kind} N")),
+        ("lie-next", Some(jobs)) => Ok(Fault::LieNext { jobs }),
+        ("crash-after" | "slow" | "lie-next", None) => Err(format!("{kind} needs a number: {kind} N")),
         ("none" | "lie", Some(_)) => Err(format!("{kind} takes no number")),
-        _ => Err(format!("{kind:?} is not a fault: use lie, crash-after N, slow MS or none")),
+        _ => Err(format!("{kind:?} is not a fault: use lie, lie-next N, crash-after N, slow MS or none")),
     }
 }
 
@@ -359,6 +360,8 @@ mod tests {
         assert_eq!(parse_fault("none", None), Ok(Fault::None));
         assert_eq!(parse_fault("crash-after", Some(5)), Ok(Fault::CrashAfter { requests: 5 }));
         assert_eq!(parse_fault("slow", Some(200)), Ok(Fault::Slow { delay_ms: 200 }));
+        assert_eq!(parse_fault("lie-next", Some(3)), Ok(Fault::LieNext { jobs: 3 }));
+        assert!(parse_fault("lie-next", None).is_err());
         assert!(parse_fault("slow", None).is_err());
         assert!(parse_fault("lie", Some(1)).is_err());
         assert!(parse_fault("explode", None).is_err());

@@ -178,6 +178,7 @@ fn initial_fault(fault: &config::ReplicaFault) -> Fault {
         config::ReplicaFault::Lie => Fault::Lie,
         config::ReplicaFault::CrashAfter { requests } => Fault::CrashAfter { requests },
         config::ReplicaFault::Slow { delay_ms } => Fault::Slow { delay_ms },
+        config::ReplicaFault::LieNext { jobs } => Fault::LieNext { jobs },
     }
 }
 
