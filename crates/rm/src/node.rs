@@ -364,11 +364,96 @@ impl Node {
     }
 
     /// Carries out every command the core has queued (carrying one out may queue more).
+    ///
+    /// Bursts leave in few datagrams: the core feeds each delivered entry as it arrives and sends each result as
+    /// the replica answers it, so a burst queues one single-job `Execute` after another, and one `SendResult` after
+    /// another. Consecutive `Execute`s for one incarnation leave as one replica-api message of up to
+    /// [`replica_api::BATCH_MAX`] jobs (the replica executes them in the same order, and the core accepts results
+    /// in any grouping); consecutive results for one front end leave as one `udp` bundle (the front end still
+    /// receives them one message at a time). One datagram per job cost the RM, its replica and the front end a
+    /// system call each per job. Audit lines the core queues between them are written as they come.
     async fn carry_out(&mut self) -> Result<(), RmError> {
-        while let Some(command) = self.manager.poll_command() {
-            self.carry_out_one(command).await?;
+        let mut pending = self.manager.poll_command();
+        while let Some(command) = pending.take() {
+            pending = match command {
+                Command::Execute { incarnation, jobs } => self.carry_out_executes(incarnation, jobs).await?,
+                Command::SendResult { front_end, result } => self.carry_out_results(front_end, result).await?,
+                other => {
+                    self.carry_out_one(other).await?;
+                    None
+                }
+            };
+            if pending.is_none() {
+                // Carrying out may have queued more commands.
+                pending = self.manager.poll_command();
+            }
         }
         Ok(())
+    }
+
+    /// Sends `jobs` merged with the `Execute`s queued right after it; returns the first command that did not merge.
+    async fn carry_out_executes(
+        &mut self,
+        incarnation: u64,
+        mut jobs: Vec<manager::Job>,
+    ) -> Result<Option<Command>, RmError> {
+        loop {
+            match self.manager.poll_command() {
+                Some(Command::Execute { incarnation: next_incarnation, jobs: more })
+                    if next_incarnation == incarnation && jobs.len() + more.len() <= replica_api::BATCH_MAX =>
+                {
+                    jobs.extend(more);
+                }
+                Some(Command::Log(audit)) => self.carry_out_one(Command::Log(audit)).await?,
+                other => {
+                    self.carry_out_one(Command::Execute { incarnation, jobs }).await?;
+                    return Ok(other);
+                }
+            }
+        }
+    }
+
+    /// Sends `first` and the results for the same front end queued right after it as one bundle; returns the first
+    /// command that did not join.
+    async fn carry_out_results(
+        &mut self,
+        front_end: NodeId,
+        first: manager::ResultMessage,
+    ) -> Result<Option<Command>, RmError> {
+        let mut results = vec![first];
+        let next = loop {
+            match self.manager.poll_command() {
+                Some(Command::SendResult { front_end: next_front_end, result }) if next_front_end == front_end => {
+                    results.push(result);
+                }
+                Some(Command::Log(audit)) => self.carry_out_one(Command::Log(audit)).await?,
+                other => break other,
+            }
+        };
+        if front_end != self.front_end.0 {
+            tracing::debug!(%front_end, count = results.len(), "results for an unknown front end dropped");
+            return Ok(next);
+        }
+        self.buffer.clear();
+        let mut ends = Vec::with_capacity(results.len());
+        for result in results {
+            Message::Result(result).encode_into(&mut self.buffer);
+            ends.push(self.buffer.len());
+        }
+        let mut start = 0;
+        let messages: Vec<&[u8]> = ends
+            .iter()
+            .map(|&end| {
+                let message = &self.buffer[start..end];
+                start = end;
+                message
+            })
+            .collect();
+        let addr = self.front_end.1;
+        if let Err(error) = self.manager_endpoint.send_bundle_to(&messages, addr).await {
+            tracing::debug!(%error, %addr, "results not sent");
+        }
+        Ok(next)
     }
 
     async fn carry_out_one(&mut self, command: Command) -> Result<(), RmError> {
