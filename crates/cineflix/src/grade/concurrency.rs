@@ -4,8 +4,8 @@
 
 use super::load::race;
 use super::target::book_op;
-use super::{Case, CaseResult, Group, Needs, Target, fail};
-use booking::ResultCode::{self, Ok as OkCode, SoldOut};
+use super::{Case, CaseResult, Group, Target, fail};
+use booking::ResultCode::{Ok as OkCode, SoldOut};
 use booking::{Request, TheatreCode};
 use std::time::Duration;
 
@@ -14,33 +14,28 @@ const RACERS: usize = 32;
 /// Bound of one racing request.
 const RACE_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn case(
-    id: &'static str,
-    scenario: &'static str,
-    expected: &'static str,
-    codes: &'static [ResultCode],
-    run: fn(&mut Target) -> CaseResult,
-) -> Case {
-    Case { id, group: Group::Concurrency, scenario, expected, codes, needs: Needs::Service, run }
-}
+const GROUP: Group = Group::Concurrency;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case(
+        Case::service(
+            GROUP,
             "C01",
             "32 customers race for the last 5 seats",
             "exactly 5 OK, 27 SOLD_OUT, no fault; 20 = 0 available + 20 booked",
             &[OkCode, SoldOut],
             last_seats,
         ),
-        case(
+        Case::service(
+            GROUP,
             "C02",
             "one customer sends 16 bookings of 1 at once to a 10-seat slot",
             "exactly 10 OK, 6 SOLD_OUT; one booking of 10 tickets",
             &[OkCode, SoldOut],
             one_customer_parallel,
         ),
-        case(
+        Case::service(
+            GROUP,
             "C03",
             "32 customers race for 2 seats each of 9",
             "exactly 4 OK, 28 SOLD_OUT; 9 = 1 available + 8 booked",

@@ -5,7 +5,7 @@
 //! (a grader that reused the implementation's rules could not catch their bugs).
 
 use super::target::{add_op, book_op, cancel_op, exchange_op, remove_op, schedule_op};
-use super::{Case, CaseResult, Group, Needs, Stop, Target, fail};
+use super::{Case, CaseResult, Group, Stop, Target, fail};
 use booking::ResultCode::{
     self, CapacityBelowBooked, DateOutOfWindow, InvalidId, InvalidQuantity, NoBooking, NotAuthorized, NotEnoughTickets,
     OutsideAreaLimit, PastShow, SameSlotOtherTheatre, SlotNotFound, SoldOut, UnknownMovie,
@@ -16,170 +16,212 @@ use booking::{Body, Movie, Operation, Slot, SlotLetter, TheatreCode};
 /// `ResultCode::Ok`, named apart from `Result::Ok`.
 const OK: ResultCode = ResultCode::Ok;
 
-fn case(
-    id: &'static str,
-    scenario: &'static str,
-    expected: &'static str,
-    codes: &'static [ResultCode],
-    run: fn(&mut Target) -> CaseResult,
-) -> Case {
-    Case { id, group: Group::Functional, scenario, expected, codes, needs: Needs::Service, run }
-}
+const GROUP: Group = Group::Functional;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case(
+        Case::service(
+            GROUP,
             "F01",
             "addMovieSlots at both ends of the date window",
             "today and today+7: OK, listed",
             &[OK],
             add_window_ends,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F02",
             "addMovieSlots outside the date window",
             "today-1 and today+8: DATE_OUT_OF_WINDOW, nothing listed",
             &[DateOutOfWindow],
             add_outside_window,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F03",
             "addMovieSlots capacity limits",
             "0, -1, 10001: INVALID_QUANTITY; 1 and 10000: OK",
             &[InvalidQuantity, OK],
             add_capacity_limits,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F04",
             "addMovieSlots on an existing slot updates its capacity",
             "raise OK; equal to booked OK; below booked CAPACITY_BELOW_BOOKED, unchanged",
             &[OK, CapacityBelowBooked],
             add_updates_capacity,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F05",
             "who may add and remove slots",
             "customer or admin of another theatre: NOT_AUTHORIZED, nothing changed",
             &[NotAuthorized],
             slot_authority,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F06",
             "movie names outside the catalogue",
             "add, list, book of 'Matrix': UNKNOWN_MOVIE",
             &[UnknownMovie],
             unknown_movie,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F07",
             "malformed user IDs, movie IDs and an admin as customerID",
             "INVALID_ID for each",
             &[InvalidId],
             invalid_ids,
         ),
-        case("F08", "IDs and movie names in any letter case", "OK, answered in canonical form", &[OK], any_letter_case),
-        case("F09", "removeMovieSlots of an unknown slot", "SLOT_NOT_FOUND", &[SlotNotFound], remove_unknown),
-        case(
+        Case::service(
+            GROUP,
+            "F08",
+            "IDs and movie names in any letter case",
+            "OK, answered in canonical form",
+            &[OK],
+            any_letter_case,
+        ),
+        Case::service(
+            GROUP,
+            "F09",
+            "removeMovieSlots of an unknown slot",
+            "SLOT_NOT_FOUND",
+            &[SlotNotFound],
+            remove_unknown,
+        ),
+        Case::service(
+            GROUP,
             "F10",
             "removeMovieSlots moves bookings to the earliest later slot",
             "OK; moved booking listed with its new movie ID; schedule follows",
             &[OK],
             remove_moves_bookings,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F11",
             "removeMovieSlots cancels a booking with no later slot",
             "OK; booking listed as cancelled; schedule empty",
             &[OK],
             remove_cancels_bookings,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F12",
             "listMovieShowsAvailability order and figures",
             "sorted by date, M<A<E, ATW<OUT<VER; capacity and available right",
             &[OK],
             listing_order,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F13",
             "bookMovieTickets, and booking again adds to the booking",
             "OK; one schedule entry with the sum; seats taken",
             &[OK],
             book_and_add,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F14",
             "bookMovieTickets quantity limits",
             "0, -1, 10001: INVALID_QUANTITY; 10000 on a 10000 slot: OK",
             &[InvalidQuantity, OK],
             book_quantity_limits,
         ),
-        case("F15", "bookMovieTickets on a slot that does not exist", "SLOT_NOT_FOUND", &[SlotNotFound], book_unknown),
-        case(
+        Case::service(
+            GROUP,
+            "F15",
+            "bookMovieTickets on a slot that does not exist",
+            "SLOT_NOT_FOUND",
+            &[SlotNotFound],
+            book_unknown,
+        ),
+        Case::service(
+            GROUP,
             "F16",
             "bookMovieTickets beyond the available seats",
             "exactly the available: OK; one more: SOLD_OUT, nothing changed",
             &[OK, SoldOut],
             book_sold_out,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F17",
             "other-area limit: 3 outside slots per week",
             "3 outside OK; 4th in the week OUTSIDE_AREA_LIMIT; more tickets in a held one OK; other week OK; home unlimited",
             &[OK, OutsideAreaLimit],
             outside_area_limit,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F18",
             "one theatre per show time",
             "same movie, date and slot letter elsewhere: SAME_SLOT_OTHER_THEATRE; other letter OK",
             &[SameSlotOtherTheatre, OK],
             same_slot_other_theatre,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F19",
             "who may act for a customer",
             "customer for another: NOT_AUTHORIZED; own admin OK; other theatre's admin NOT_AUTHORIZED",
             &[NotAuthorized, OK],
             acting_for_customers,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F20",
             "getBookingSchedule: empty, then across theatres in order",
             "empty is OK with no entries; entries sorted by date, M<A<E, theatre",
             &[OK],
             schedule_order,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F21",
             "cancelMovieTickets rules",
             "no booking NO_BOOKING; too many NOT_ENOUGH_TICKETS; 0 INVALID_QUANTITY; partial then full OK",
             &[NoBooking, NotEnoughTickets, InvalidQuantity, OK],
             cancel_rules,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F22",
             "exchangeTickets moves tickets atomically",
             "OK; old slot and new slot updated together",
             &[OK],
             exchange_ok,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F23",
             "a failed exchangeTickets changes nothing",
             "SOLD_OUT, NO_BOOKING, NOT_ENOUGH_TICKETS, SLOT_NOT_FOUND; bookings and both slots as before",
             &[SoldOut, NoBooking, NotEnoughTickets, SlotNotFound],
             exchange_failures,
         ),
-        case(
+        Case::service(
+            GROUP,
             "F24",
             "exchangeTickets at the other-area limit",
             "whole outside booking for another outside slot OK; part of one OUTSIDE_AREA_LIMIT",
             &[OK, OutsideAreaLimit],
             exchange_at_limit,
         ),
-        case("F25", "exchangeTickets into the very same slot", "OK, nothing changes", &[OK], exchange_same_slot),
-        case(
+        Case::service(
+            GROUP,
+            "F25",
+            "exchangeTickets into the very same slot",
+            "OK, nothing changes",
+            &[OK],
+            exchange_same_slot,
+        ),
+        Case::service(
+            GROUP,
             "F26",
             "bookMovieTickets of a show in the past",
             "PAST_SHOW (needs a slot dated before today: found by probing)",

@@ -84,6 +84,20 @@ pub struct Case {
     pub run: fn(&mut Target) -> CaseResult,
 }
 
+impl Case {
+    /// A case of `group` that needs only the SOAP service (no control plane).
+    pub fn service(
+        group: Group,
+        id: &'static str,
+        scenario: &'static str,
+        expected: &'static str,
+        codes: &'static [ResultCode],
+        run: fn(&mut Target) -> CaseResult,
+    ) -> Case {
+        Case { id, group, scenario, expected, codes, needs: Needs::Service, run }
+    }
+}
+
 /// Why a case stopped without passing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {

@@ -6,7 +6,7 @@
 //! hand-written SoapUI-style client would; the answer's `ServiceError` code is read with `soap::parse_response`, the
 //! SOAP fault code with a plain text search (the grader checks what is on the wire, not how a parser sees it).
 
-use super::{Case, CaseResult, Group, Needs, Target, fail};
+use super::{Case, CaseResult, Group, Target, fail};
 use booking::ResultCode;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -19,54 +19,100 @@ const SOAP12_XML: &str = "application/soap+xml; charset=utf-8";
 /// Bigger than the shipped configurations' `max_body_bytes` (1 MiB).
 const OVERSIZED_BODY_BYTES: usize = 1_200_000;
 
-fn case(
-    id: &'static str,
-    scenario: &'static str,
-    expected: &'static str,
-    codes: &'static [ResultCode],
-    run: fn(&mut Target) -> CaseResult,
-) -> Case {
-    Case { id, group: Group::Soap, scenario, expected, codes, needs: Needs::Service, run }
-}
+const GROUP: Group = Group::Soap;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case("S01", "SOAP 1.1 malformed XML", "HTTP 500, soap:Client, MALFORMED_XML", &[], malformed_xml),
-        case("S02", "SOAP 1.1 unknown operation", "HTTP 500, soap:Client, UNKNOWN_OPERATION", &[], unknown_operation),
-        case("S03", "SOAP 1.1 missing element", "HTTP 500, soap:Client, MISSING_ELEMENT", &[], missing_element),
-        case("S04", "SOAP 1.1 mistyped element (int)", "HTTP 500, soap:Client, INVALID_VALUE", &[], mistyped_element),
-        case("S05", "SOAP 1.2 missing element", "HTTP 400, env:Sender, MISSING_ELEMENT", &[], soap12_sender_fault),
-        case("S06", "SOAP 1.2 mistyped element", "HTTP 400, env:Sender, INVALID_VALUE", &[], soap12_mistyped),
-        case(
+        Case::service(
+            GROUP,
+            "S01",
+            "SOAP 1.1 malformed XML",
+            "HTTP 500, soap:Client, MALFORMED_XML",
+            &[],
+            malformed_xml,
+        ),
+        Case::service(
+            GROUP,
+            "S02",
+            "SOAP 1.1 unknown operation",
+            "HTTP 500, soap:Client, UNKNOWN_OPERATION",
+            &[],
+            unknown_operation,
+        ),
+        Case::service(
+            GROUP,
+            "S03",
+            "SOAP 1.1 missing element",
+            "HTTP 500, soap:Client, MISSING_ELEMENT",
+            &[],
+            missing_element,
+        ),
+        Case::service(
+            GROUP,
+            "S04",
+            "SOAP 1.1 mistyped element (int)",
+            "HTTP 500, soap:Client, INVALID_VALUE",
+            &[],
+            mistyped_element,
+        ),
+        Case::service(
+            GROUP,
+            "S05",
+            "SOAP 1.2 missing element",
+            "HTTP 400, env:Sender, MISSING_ELEMENT",
+            &[],
+            soap12_sender_fault,
+        ),
+        Case::service(
+            GROUP,
+            "S06",
+            "SOAP 1.2 mistyped element",
+            "HTTP 400, env:Sender, INVALID_VALUE",
+            &[],
+            soap12_mistyped,
+        ),
+        Case::service(
+            GROUP,
             "S07",
             "envelope in an unknown namespace",
             "HTTP 500, VersionMismatch, VERSION_MISMATCH",
             &[],
             version_mismatch,
         ),
-        case("S08", "DOCTYPE in the request", "HTTP 500, DOCTYPE_FORBIDDEN, no entity expanded", &[], doctype),
-        case(
+        Case::service(
+            GROUP,
+            "S08",
+            "DOCTYPE in the request",
+            "HTTP 500, DOCTYPE_FORBIDDEN, no entity expanded",
+            &[],
+            doctype,
+        ),
+        Case::service(
+            GROUP,
             "S09",
             "header block marked mustUnderstand",
             "HTTP 500, MustUnderstand, MUST_UNDERSTAND",
             &[],
             must_understand,
         ),
-        case(
+        Case::service(
+            GROUP,
             "S10",
             "well-formed requests in SOAP 1.1 and 1.2, any SOAPAction",
             "HTTP 200 in the request's SOAP version",
             &[ResultCode::Ok],
             valid_requests,
         ),
-        case(
+        Case::service(
+            GROUP,
             "S11",
             "plain HTTP errors and the WSDL",
             "PUT 405, GET without ?wsdl 405, text/plain 415, oversized 413, ?WSDL 200 with a reachable address",
             &[],
             http_errors,
         ),
-        case(
+        Case::service(
+            GROUP,
             "S12",
             "a domain rejection is an answer, not a fault",
             "HTTP 200, success=false, INVALID_QUANTITY",
