@@ -14,7 +14,9 @@
 //! The child is `cineflix-replica --config <file> --replica <id>` (the sibling of this executable), killed on drop.
 //! Only incarnation 1 gets the configured `[[replicas]].fault`; replacements run clean. A started child counts as
 //! up once it answers `Status`; one that does not within `replication.replica_start_timeout_ms` is killed and
-//! reported as exited. Starts are at least `RESPAWN_MIN_MS` apart, so a replica that cannot start does not spin.
+//! reported as exited. Starts are at least `RESPAWN_MIN_MS` apart, and that gap doubles with every start in a row
+//! that failed (the child exited or timed out before answering `Status`), up to `RESPAWN_MAX_MS`: a replica that
+//! cannot start (a port taken by another program, a missing binary) neither spins nor floods the logs.
 //!
 //! Deliberately not here: any replication decision (the core makes them all), ordering logic, booking logic.
 
@@ -41,6 +43,13 @@ use crate::status::{ReplicaState, RmStatus, StatusReply, StatusRequest, is_statu
 
 /// Replica processes are started at least this far apart.
 pub const RESPAWN_MIN_MS: u64 = 200;
+/// The longest gap between two starts of a replica that keeps failing to start.
+pub const RESPAWN_MAX_MS: u64 = 5_000;
+
+/// The gap before the next start after `failed_starts` failed starts in a row.
+fn respawn_gap_ms(failed_starts: u32) -> u64 {
+    RESPAWN_MIN_MS.saturating_mul(1 << failed_starts.min(16)).min(RESPAWN_MAX_MS)
+}
 /// A starting replica is asked for its status this often until it answers.
 const START_POLL_MS: u64 = 25;
 /// A fault injection is resent this often until the replica confirms, for at most `FAULT_CONFIRM_MS`.
@@ -154,6 +163,8 @@ struct Node {
     /// A start deferred by `RESPAWN_MIN_MS`: (incarnation, when).
     deferred_start: Option<(u64, u64)>,
     last_spawn_ms: Option<u64>,
+    /// Starts in a row whose child never answered `Status` (reset by one that did).
+    failed_starts: u32,
     probes: BTreeMap<u64, Probe>,
     pending_fault: Option<PendingFault>,
     /// Status requests waiting for the replica's digest.
@@ -256,6 +267,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         starting: None,
         deferred_start: None,
         last_spawn_ms: None,
+        failed_starts: 0,
         probes: BTreeMap::new(),
         pending_fault: None,
         pending_status: Vec::new(),
@@ -568,10 +580,14 @@ impl Node {
             self.kill(older).await;
         }
         let now_ms = self.now_ms();
+        let gap_ms = respawn_gap_ms(self.failed_starts);
         if let Some(last_ms) = self.last_spawn_ms
-            && now_ms < last_ms + RESPAWN_MIN_MS
+            && now_ms < last_ms + gap_ms
         {
-            self.deferred_start = Some((incarnation, last_ms + RESPAWN_MIN_MS));
+            if self.failed_starts > 0 {
+                tracing::warn!(failed_starts = self.failed_starts, gap_ms, "the replica keeps failing to start");
+            }
+            self.deferred_start = Some((incarnation, last_ms + gap_ms));
             return Ok(());
         }
         self.deferred_start = None;
@@ -605,6 +621,7 @@ impl Node {
                 let binary = self.options.replica_binary.display().to_string();
                 tracing::error!(%error, %binary, "cannot start the replica");
                 self.audit.line(format_args!("spawn_failed incarnation={incarnation} error={error}"));
+                self.failed_starts = self.failed_starts.saturating_add(1);
                 self.manager.handle_replica_exited(now_ms, incarnation);
             }
         }
@@ -615,6 +632,7 @@ impl Node {
         self.child = None;
         if self.starting.as_ref().is_some_and(|starting| starting.incarnation == incarnation) {
             self.starting = None;
+            self.failed_starts = self.failed_starts.saturating_add(1);
         }
         self.audit.line(format_args!("exited incarnation={incarnation} status={status:?}"));
         tracing::warn!(incarnation, ?status, "replica exited");
@@ -639,6 +657,7 @@ impl Node {
             if starting.deadline_ms <= now_ms {
                 let incarnation = starting.incarnation;
                 self.starting = None;
+                self.failed_starts = self.failed_starts.saturating_add(1);
                 self.audit.line(format_args!("start_timeout incarnation={incarnation}"));
                 self.kill(incarnation).await;
                 self.manager.handle_replica_exited(now_ms, incarnation);
@@ -782,6 +801,7 @@ impl Node {
             Ok(FromReplica::Status { next_expected, digest }) => {
                 if self.starting.as_ref().is_some_and(|starting| starting.incarnation == incarnation) {
                     self.starting = None;
+                    self.failed_starts = 0;
                     if next_expected != 1 {
                         tracing::warn!(next_expected, "a freshly started replica is not empty");
                     }
@@ -835,4 +855,16 @@ fn decode_request(payload: &[u8], seq: u64) -> booking::Request {
             operation: booking::Operation::GetBookingSchedule { customer_id: String::new() },
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_respawn_gap_doubles_with_each_failed_start_up_to_the_cap() {
+        let gaps: Vec<u64> = (0..8).map(respawn_gap_ms).collect();
+        assert_eq!(gaps, [200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]);
+        assert_eq!(respawn_gap_ms(u32::MAX), RESPAWN_MAX_MS);
+    }
 }
