@@ -7,15 +7,18 @@
 //! transport error, 64 usage error (see `outcome`).
 
 mod bench;
+mod chaos;
 mod cli;
 mod client;
 mod compare;
+mod demo;
 mod interactive;
 mod json;
 mod operator;
 mod outcome;
 mod userid;
 mod userlog;
+mod workload;
 
 use clap::Parser as _;
 use cli::{Cli, Command, CustomerArgs, GlobalArgs};
@@ -47,6 +50,8 @@ fn run(cli: Cli) -> u8 {
         Command::Status(args) => operator::status(&args, global.json),
         Command::Fault(args) => operator::fault(&args, global.json),
         Command::Compare(args) => compare::run(&global, &args),
+        Command::Chaos(args) => chaos::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
                 let log = UserLog::new(&global.log_dir);
@@ -147,7 +152,13 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
             };
             (user, operation)
         }
-        Command::Interactive | Command::Bench(_) | Command::Status(_) | Command::Fault(_) | Command::Compare(_) => {
+        Command::Interactive
+        | Command::Bench(_)
+        | Command::Status(_)
+        | Command::Fault(_)
+        | Command::Compare(_)
+        | Command::Chaos(_)
+        | Command::Demo(_) => {
             unreachable!("handled before building a one-shot request")
         }
     };

@@ -143,7 +143,7 @@ async fn rm_row(id: u16, address: SocketAddr, bound: Duration) -> Row {
     row
 }
 
-fn phase_name(phase: manager::ReplicaPhase) -> String {
+pub(crate) fn phase_name(phase: manager::ReplicaPhase) -> String {
     match phase {
         manager::ReplicaPhase::Serving => "serving".into(),
         manager::ReplicaPhase::Starting => "starting".into(),
@@ -197,7 +197,7 @@ fn frontend_row(config: &config::Config, bound: Duration) -> Row {
 }
 
 /// `GET /status` over a plain connection; the body on 200.
-fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, String> {
+pub(crate) fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, String> {
     let mut stream = TcpStream::connect_timeout(&address, bound).map_err(|e| format!("cannot connect: {e}"))?;
     stream.set_read_timeout(Some(bound)).map_err(|e| e.to_string())?;
     let request = format!("GET /status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
@@ -213,7 +213,7 @@ fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, Strin
 }
 
 /// The number after `"key":` in the front end's flat status JSON (written by `frontend`, never by a stranger).
-fn json_number(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn json_number(text: &str, key: &str) -> Option<u64> {
     let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
     let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -225,7 +225,7 @@ fn json_string(text: &str, key: &str) -> Option<String> {
 }
 
 /// The objects of the array `"key":[{...},{...}]` (flat objects only).
-fn json_objects(text: &str, key: &str) -> Vec<String> {
+pub(crate) fn json_objects(text: &str, key: &str) -> Vec<String> {
     let Some(start) = text.find(&format!("\"{key}\":[")) else { return Vec::new() };
     let rest = &text[start + key.len() + 4..];
     let Some(end) = rest.find(']') else { return Vec::new() };
