@@ -13,7 +13,7 @@
 
 mod private;
 
-pub use private::{PrivateDeployment, relocate};
+pub use private::{PrivateDeployment, ephemeral_ports, relocate};
 
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
@@ -60,6 +60,15 @@ impl Cluster {
     pub fn start(config_path: &Path, wait: Duration) -> anyhow::Result<Cluster> {
         let config = config::Config::load(config_path)?;
         let config_arg = config_path.to_str().context("config path is not UTF-8")?.to_string();
+        let ephemeral = ephemeral_ports(&config);
+        if !ephemeral.is_empty() {
+            eprintln!(
+                "warning: {} names ports in the kernel's ephemeral range ({ephemeral:?}): a component restarting \
+                 on one may find it taken by another program's socket; prefer ports below {}",
+                config_path.display(),
+                udp::ports::ephemeral_range().0
+            );
+        }
         let mut cluster = Cluster { components: Vec::new(), wsdl_url: wsdl_url(&config), addresses: Vec::new() };
         match config.frontend.mode {
             config::Mode::Standalone => {

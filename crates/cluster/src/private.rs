@@ -75,6 +75,21 @@ pub fn relocate(config: &config::Config, log_dir: &Path) -> anyhow::Result<confi
     Ok(relocated)
 }
 
+/// The configured ports that lie in the kernel's ephemeral range (see `udp::ports`), deduplicated and sorted: a
+/// component restarting on one of them may find it taken by some socket bound to port 0 meanwhile.
+pub fn ephemeral_ports(config: &config::Config) -> Vec<u16> {
+    let (low, high) = udp::ports::ephemeral_range();
+    let mut copy = config.clone();
+    let mut ports: Vec<u16> = address_slots(&mut copy)
+        .into_iter()
+        .map(|addr| addr.port())
+        .filter(|port| (low..=high).contains(port))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// Every socket address a deployment binds, as mutable references.
 fn address_slots(config: &mut config::Config) -> Vec<&mut SocketAddr> {
     let config::Config { frontend, standalone, sequencer, replicas, .. } = config;
@@ -128,6 +143,17 @@ mod tests {
             assert_eq!(after.logs.dir, Path::new("/tmp/x/log"));
             after.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn relocated_ports_are_never_ephemeral_and_shipped_configs_have_none() {
+        let template = config::Config::load(&shipped("cineflix.toml")).unwrap();
+        assert_eq!(ephemeral_ports(&template), Vec::<u16>::new());
+        assert_eq!(ephemeral_ports(&relocate(&template, Path::new("log")).unwrap()), Vec::<u16>::new());
+        let (low, _) = udp::ports::ephemeral_range();
+        let mut inside = template.clone();
+        inside.sequencer.addr.set_port(low);
+        assert_eq!(ephemeral_ports(&inside), vec![low]);
     }
 
     #[test]

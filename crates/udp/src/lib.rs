@@ -10,7 +10,7 @@ mod endpoint;
 mod faults;
 pub mod framing;
 pub mod ordering_shell;
-mod ports;
+pub mod ports;
 mod socket;
 
 pub use endpoint::{Endpoint, EndpointConfig, REORDER_HOLD_MAX};

@@ -73,7 +73,7 @@ pub fn unused_loopback_ports(count: usize) -> Result<Vec<u16>, PortsError> {
 }
 
 /// The kernel's ephemeral range (inclusive), or Linux's default where it cannot be read.
-fn ephemeral_range() -> (u16, u16) {
+pub fn ephemeral_range() -> (u16, u16) {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|text| parse_range(&text))
