@@ -354,7 +354,7 @@ impl Demo {
         self.observer.wait_for(
             &format!("the front end to count {expected} consecutive wrong results of replica {victim}"),
             REPORT_BOUND,
-            || self.observer.frontend_view(frontend, victim).filter(|view| view.2 == expected),
+            || self.observer.frontend_view(frontend, victim).filter(|view| view.consecutive_wrong == expected),
         )?;
         let what = if expected == 0 {
             "a right answer resets the count to 0".to_owned()

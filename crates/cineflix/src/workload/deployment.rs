@@ -55,6 +55,17 @@ impl Running {
     }
 }
 
+/// One replica as the front end sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrontendView {
+    pub incarnation: u64,
+    pub in_vote: bool,
+    /// Wrong results in a row of the current incarnation (a right one resets it).
+    pub consecutive_wrong: u64,
+    /// Wrong results ever counted for this replica id (all incarnations).
+    pub wrong_total: u64,
+}
+
 /// Watches and breaks a running deployment, and prints what it sees with wall-clock and elapsed timestamps.
 pub struct Observer {
     runtime: tokio::runtime::Runtime,
@@ -144,16 +155,16 @@ impl Observer {
         }
     }
 
-    /// The front end's view of replica `id` from its `GET /status`: `(incarnation, in_vote, consecutive_wrong)`.
-    pub fn frontend_view(&self, frontend: SocketAddr, id: u16) -> Option<(u64, bool, u64)> {
+    /// The front end's view of replica `id` from its `GET /status`.
+    pub fn frontend_view(&self, frontend: SocketAddr, id: u16) -> Option<FrontendView> {
         let body = crate::operator::http_get_status(frontend, QUERY_BOUND).ok()?;
         crate::operator::json_objects(&body, "replicas").into_iter().find_map(|replica| {
-            (crate::operator::json_number(&replica, "id")? == u64::from(id)).then(|| {
-                (
-                    crate::operator::json_number(&replica, "incarnation").unwrap_or(0),
-                    !replica.contains("\"in_vote\":false"),
-                    crate::operator::json_number(&replica, "consecutive_wrong").unwrap_or(0),
-                )
+            let number = |key: &str| crate::operator::json_number(&replica, key).unwrap_or(0);
+            (crate::operator::json_number(&replica, "id")? == u64::from(id)).then(|| FrontendView {
+                incarnation: number("incarnation"),
+                in_vote: !replica.contains("\"in_vote\":false"),
+                consecutive_wrong: number("consecutive_wrong"),
+                wrong_total: number("wrong"),
             })
         })
     }
