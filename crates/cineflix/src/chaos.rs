@@ -195,6 +195,8 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
     let mut problems: Vec<String> = Vec::new();
     let frontend = config.frontend.listen;
     let wrong_limit = u64::from(config.replication.wrong_limit);
+    // The last event's number and its victims' incarnations when it was judged over.
+    let mut last_victims: Option<(usize, BTreeMap<u16, u64>)> = None;
     loop {
         let (gap, event) = schedule.next_event();
         if Instant::now() + gap >= end {
@@ -203,6 +205,37 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
         // The gap is the schedule's, not a wait for a condition.
         std::thread::sleep(gap);
         let number = outcomes.len() + 1;
+        // A healed liar may have been reported just after its event was judged over: its replacement then runs
+        // now. Never start a fault while one is still being repaired, and charge the replacement to its event.
+        let settled = observer.wait_for("every replica in the vote before the next event", RECOVERY_BOUND, || {
+            replicas
+                .iter()
+                .all(|&id| {
+                    let Ok(status) = observer.status(id) else { return false };
+                    observer.frontend_view(frontend, id).is_some_and(|view| {
+                        view.incarnation == status.incarnation && view.in_vote && view.consecutive_wrong == 0
+                    }) && status.in_vote
+                        && status.phase == manager::ReplicaPhase::Serving
+                })
+                .then_some(())
+        });
+        if let Err(message) = settled {
+            problems.push(format!("before event {number}: {message}"));
+            observer.say(&format!("before event {number}: STUCK: {message}"));
+            break;
+        }
+        if let Some((previous, incarnations)) = &last_victims {
+            let late: u64 = incarnations
+                .iter()
+                .map(|(&id, &incarnation)| observer.status(id).map_or(0, |status| status.incarnation - incarnation))
+                .sum();
+            if late > 0 {
+                observer.say(&format!("event {previous}: {late} replacement(s) started after it was judged over"));
+                if let Some(outcome) = outcomes.last_mut() {
+                    outcome.replaced += late;
+                }
+            }
+        }
         let before: BTreeMap<u16, u64> = event
             .victims()
             .into_iter()
@@ -211,9 +244,19 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
         let wrong_before = observer.frontend_view(frontend, event.victims()[0]).map_or(0, |view| view.wrong_total);
         let injected_at = Instant::now();
         if let Err(message) = inject(&observer, &event) {
-            problems.push(format!("event {number} ({}): {message}", event.describe()));
-            observer.say(&format!("event {number}: {}: FAILED to inject: {message}", event.describe()));
-            break;
+            // The fault may have been set and acted on before its confirmation came back (a lost reply over lossy
+            // UDP, retried after the replica already crashed): a victim already replaced is a fault injected.
+            let replaced_meanwhile = before
+                .iter()
+                .any(|(&id, &incarnation)| observer.status(id).is_ok_and(|status| status.incarnation > incarnation));
+            if replaced_meanwhile {
+                observer
+                    .say(&format!("event {number}: no confirmation ({message}), but the victim is already replaced"));
+            } else {
+                problems.push(format!("event {number} ({}): {message}", event.describe()));
+                observer.say(&format!("event {number}: {}: FAILED to inject: {message}", event.describe()));
+                break;
+            }
         }
         observer.say(&format!("event {number}: {}", event.describe()));
         let recovered = observer.wait_for("every replica back in the vote", RECOVERY_BOUND, || {
@@ -252,6 +295,12 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
                     counts.unknown
                 ));
                 outcomes.push(Outcome { kind: event.kind(), replaced, recovery });
+                let incarnations = event
+                    .victims()
+                    .into_iter()
+                    .filter_map(|id| observer.status(id).ok().map(|status| (id, status.incarnation)))
+                    .collect();
+                last_victims = Some((number, incarnations));
             }
             Err(message) => {
                 problems.push(format!("event {number} ({}): {message}", event.describe()));

@@ -146,7 +146,8 @@ pub enum Command {
     /// Operator: ask every component of the deployment (sequencer, replica managers, front end) how it stands.
     /// Exits 2 when a component does not answer.
     Status(StatusArgs),
-    /// Operator: make a running replica misbehave, or heal it: `lie`, `crash-after N`, `slow MS`, `none`.
+    /// Operator: make a running replica misbehave, or heal it: `lie`, `lie-next N` (the next N answers wrong, then
+    /// correct), `crash-after N`, `slow MS`, `none`.
     /// Exits 2 when the replica's manager does not confirm.
     Fault(FaultArgs),
     /// Benchmark: start standalone and replicated deployments in turn on this host, bench each, print ratios.
@@ -157,6 +158,33 @@ pub enum Command {
     /// Failure demonstration: start a private cluster, drive load, inject one fault scenario and narrate what
     /// happens, ending with the evidence. Exits 2 when a step is not observed in time or the history check fails.
     Demo(DemoArgs),
+    /// Grader: run the scenario suite (booking rules, SOAP faults, concurrency, failures) against --endpoint or
+    /// against private local deployments; exits 1 when a case failed.
+    Grade(GradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// With --endpoint URL (the global flag, given explicitly): the deployment's configuration (replica managers'
+    /// addresses), for the failure cases; without it they are skipped.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Start private deployments on this host (n = 3, n = 4, and n = 3 with 1% link faults) and grade those; the
+    /// default unless --endpoint is given.
+    #[arg(long)]
+    pub local: bool,
+    /// With --local: the directory holding cineflix.toml and replicated-n4.toml.
+    #[arg(long, default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Write grade.md and grade.xml (JUnit) here.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Run only the cases whose id, group or scenario contains this text (any letter case).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// List the cases (id, group, scenario, result codes) and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, Args)]
@@ -277,9 +305,9 @@ pub struct FaultArgs {
     /// The replica (its `[[replicas]] id`).
     #[arg(long)]
     pub replica: u16,
-    /// The fault: lie, crash-after, slow or none.
+    /// The fault: lie, lie-next, crash-after, slow or none.
     pub kind: String,
-    /// The fault's number: requests for crash-after, milliseconds for slow.
+    /// The fault's number: answers for lie-next, requests for crash-after, milliseconds for slow.
     pub value: Option<u64>,
     /// Give up after this many milliseconds without a confirmation.
     #[arg(long, default_value_t = 3_000)]

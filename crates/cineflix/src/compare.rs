@@ -2,16 +2,17 @@
 //! and reports the figures as ratios (replicated vs standalone, lying vs healthy), plus how long a killed replica
 //! takes to vote again with a large state.
 //!
-//! Each scenario copies its configuration into a fresh temporary directory (logs go there; ports stay as in the
-//! file and must be free), starts the deployment with `cluster::Cluster`, runs `cineflix bench` in-process
-//! (`bench::measure`) and stops the deployment before the next scenario. It deliberately asserts nothing: targets
-//! are printed as met or missed, because timing on a shared machine is a measurement, not a test.
+//! Each scenario relocates its configuration into a fresh temporary directory (`cluster::PrivateDeployment`: every
+//! address on an unused loopback port, logs there too, so a `run/up` or another tool's cluster may keep running),
+//! starts the deployment, runs `cineflix bench` in-process (`bench::measure`) and stops the deployment before the
+//! next scenario. It deliberately asserts nothing: targets are printed as met or missed, because timing on a shared
+//! machine is a measurement, not a test.
 
 use crate::bench::{self, Measurement};
 use crate::cli::{BenchArgs, CompareArgs, GlobalArgs, SoapArg};
 use crate::json::Json;
 use crate::outcome::{EXIT_FAULT, EXIT_SUCCESS};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,8 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(60);
 /// How often the replica manager is asked where its replica stands (a polling interval, not a settle delay).
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Targets from the issue, printed as met or missed.
+const TARGET_STANDALONE_RPS: f64 = 25_000.0;
+const TARGET_STANDALONE_P99_US: f64 = 2_000.0;
 const TARGET_REPLICATED_RPS: f64 = 10_000.0;
 const TARGET_P50_ONE_CONNECTION_US: f64 = 500.0;
 const TARGET_P99_US: f64 = 10_000.0;
@@ -154,7 +157,7 @@ pub fn run(global: &GlobalArgs, args: &CompareArgs) -> u8 {
     EXIT_SUCCESS
 }
 
-/// A deployment's configuration copied into a temporary directory, its logs there too.
+/// A deployment's configuration relocated into a temporary directory: its own ports, its logs there too.
 struct Prepared {
     config_path: PathBuf,
     config: config::Config,
@@ -162,66 +165,11 @@ struct Prepared {
 
 fn prepare(config_dir: &Path, deployment: Deployment, slug: &str) -> Result<Prepared, String> {
     let source = config_dir.join(deployment.file_name());
-    let text =
-        std::fs::read_to_string(&source).map_err(|error| format!("cannot read {}: {error}", source.display()))?;
     let dir = std::env::temp_dir().join(format!("cineflix-compare-{}", std::process::id())).join(slug);
-    let log_dir = dir.join("log");
-    std::fs::create_dir_all(&log_dir).map_err(|error| format!("cannot create {}: {error}", log_dir.display()))?;
-    let text = with_logs_dir(&text, &log_dir)?;
-    let config_path = dir.join(deployment.file_name());
-    std::fs::write(&config_path, text).map_err(|error| format!("cannot write {}: {error}", config_path.display()))?;
-    let config = config::Config::load(&config_path).map_err(|error| format!("{}: {error}", config_path.display()))?;
-    ensure_ports_free(&config)?;
-    Ok(Prepared { config_path, config })
-}
-
-/// The configuration text with `[logs] dir` pointing at `log_dir`; everything else (ports included) unchanged.
-fn with_logs_dir(text: &str, log_dir: &Path) -> Result<String, String> {
-    let log_dir = log_dir.to_str().ok_or("the temporary directory's path is not UTF-8")?;
-    let mut section = String::new();
-    let mut replaced = false;
-    let mut out = String::with_capacity(text.len() + log_dir.len());
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            section = trimmed.to_owned();
-        }
-        let is_dir_key = trimmed.strip_prefix("dir").is_some_and(|rest| rest.trim_start().starts_with('='));
-        if section == "[logs]" && is_dir_key {
-            // Debug formatting quotes and escapes like a TOML basic string for any path without control characters.
-            out.push_str(&format!("dir = {log_dir:?}"));
-            replaced = true;
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    if replaced { Ok(out) } else { Err("the configuration has no [logs] dir line to redirect".to_owned()) }
-}
-
-/// Fails clearly when another process holds one of the deployment's ports (e.g. a `run/up` left running).
-fn ensure_ports_free(config: &config::Config) -> Result<(), String> {
-    TcpListener::bind(config.frontend.listen).map_err(|error| {
-        format!("TCP port {} of the front end is not free ({error}); stop whatever uses it", config.frontend.listen)
-    })?;
-    let mut udp = vec![config.frontend.udp];
-    let replica_addrs = |addrs: &config::ReplicaAddrs| [addrs.control, addrs.atw, addrs.out, addrs.ver];
-    match config.frontend.mode {
-        config::Mode::Standalone => udp.extend(replica_addrs(&config.standalone)),
-        config::Mode::Replicated => {
-            udp.extend([config.frontend.results, config.sequencer.addr]);
-            for replica in &config.replicas {
-                udp.push(replica.manager);
-                udp.extend(replica.member);
-                udp.extend(replica_addrs(&replica.replica));
-            }
-        }
-    }
-    for addr in udp {
-        UdpSocket::bind(addr)
-            .map_err(|error| format!("UDP port {addr} is not free ({error}); stop whatever uses it"))?;
-    }
-    Ok(())
+    let private = cluster::PrivateDeployment::from_template(&source, &dir)
+        .map_err(|error| format!("cannot relocate {}: {error:#}", source.display()))?;
+    let config_path = private.write().map_err(|error| format!("{error:#}"))?;
+    Ok(Prepared { config_path, config: private.config })
 }
 
 fn endpoint_of(config: &config::Config) -> String {
@@ -446,6 +394,24 @@ struct Target {
 
 fn targets(outcomes: &[Outcome], recovery: Option<&Recovery>) -> Vec<Target> {
     let mut list = Vec::new();
+    if let Some(standalone) = find(outcomes, |kind| matches!(kind, Kind::Standalone)) {
+        let rps = standalone.measurement.requests_per_s;
+        list.push(Target {
+            what: format!("standalone >= {TARGET_STANDALONE_RPS:.0} req/s ({} conns)", standalone.connections),
+            measured: format!("{rps:.0} req/s"),
+            met: rps >= TARGET_STANDALONE_RPS,
+        });
+        let p99 = standalone.measurement.p99_us;
+        list.push(Target {
+            what: format!(
+                "standalone p99 < {:.0} ms ({} conns)",
+                TARGET_STANDALONE_P99_US / 1000.0,
+                standalone.connections
+            ),
+            measured: format!("{:.2} ms", p99 / 1000.0),
+            met: p99 < TARGET_STANDALONE_P99_US,
+        });
+    }
     if let Some(healthy) = find(outcomes, |kind| matches!(kind, Kind::Healthy)) {
         let rps = healthy.measurement.requests_per_s;
         list.push(Target {
@@ -626,32 +592,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_logs_dir_line_is_redirected() {
-        let text = "[frontend]\ndir = \"keep\"\nlisten = \"127.0.0.1:8080\"\n\n[logs]\ndir = \"var/log\"\n\n[time]\n";
-        let redirected = with_logs_dir(text, Path::new("/tmp/x y/log")).expect("has a [logs] dir line");
-        assert_eq!(
-            redirected,
-            "[frontend]\ndir = \"keep\"\nlisten = \"127.0.0.1:8080\"\n\n[logs]\ndir = \"/tmp/x y/log\"\n\n[time]\n"
-        );
-        assert!(with_logs_dir("[logs]\ndirectory = \"x\"\n", Path::new("/tmp")).is_err());
-    }
-
-    #[test]
-    fn shipped_configs_are_redirected_and_still_load() {
+    fn shipped_configs_are_relocated_and_still_load() {
         let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        let log_dir = std::env::temp_dir().join("cineflix-compare-test-log");
         for deployment in [Deployment::Standalone, Deployment::Replicated] {
-            let text = std::fs::read_to_string(config_dir.join(deployment.file_name())).expect("shipped config");
-            let redirected = with_logs_dir(&text, &log_dir).expect("has a [logs] dir line");
-            let path = std::env::temp_dir().join(format!(
-                "cineflix-compare-test-{}-{}",
-                std::process::id(),
-                deployment.file_name()
-            ));
-            std::fs::write(&path, redirected).expect("temp dir is writable");
-            let loaded = config::Config::load(&path);
-            let _ = std::fs::remove_file(&path);
-            assert_eq!(loaded.expect("redirected config loads").logs.dir, log_dir);
+            let shipped = config::Config::load(&config_dir.join(deployment.file_name())).expect("shipped config");
+            let slug = format!("test-{}", deployment.file_name());
+            let prepared = prepare(&config_dir, deployment, &slug).expect("relocates");
+            let loaded = config::Config::load(&prepared.config_path).expect("relocated config loads");
+            let _ = std::fs::remove_dir_all(prepared.config_path.parent().expect("in a directory"));
+            assert_eq!(loaded.frontend.mode, shipped.frontend.mode);
+            assert_ne!(loaded.frontend.listen, shipped.frontend.listen, "the front end moved to a port of its own");
+            assert_ne!(loaded.logs.dir, shipped.logs.dir, "logs stay in the scratch directory");
         }
     }
 }

@@ -280,9 +280,7 @@ impl Demo {
 
     /// The three-consecutive rule with its reset, driven one request at a time so that each answer is known:
     /// wrong, wrong, right, wrong, wrong, right leaves the replica in place; wrong, wrong, wrong replaces it.
-    ///
-    /// Faults are switched between requests with `lie` and `none` (each confirmed by the replica before the next
-    /// request is sent), which gives the exact sequence without a "lie on the next N answers" fault.
+    /// `lie-next N` makes the replica answer its next N requests wrongly and then correctly again.
     fn three_strikes(&mut self, victim: u16) -> Result<(), String> {
         self.stop_load();
         self.say("load paused: the next requests are sent one at a time, so the front end's count can be followed");
@@ -290,16 +288,14 @@ impl Demo {
         self.mark_logs();
         let mut sent = 0;
         for round in 1..=2 {
-            self.observer.inject(victim, Fault::Lie)?;
-            self.say(&format!("fault injected (round {round}): replica {victim} lies from its next answer on"));
-            for expected in 1..=2 {
+            self.observer.inject(victim, Fault::LieNext { jobs: 2 })?;
+            self.say(&format!(
+                "fault injected (round {round}): replica {victim} lies on its next 2 answers (lie-next 2)"
+            ));
+            for expected in [1, 2, 0] {
                 sent += 1;
                 self.hand_request(victim, sent, expected)?;
             }
-            self.observer.inject(victim, Fault::None)?;
-            self.say(&format!("replica {victim} healed before a third wrong answer"));
-            sent += 1;
-            self.hand_request(victim, sent, 0)?;
         }
         let status = self.observer.status(victim)?;
         self.say(&format!(
@@ -310,9 +306,9 @@ impl Demo {
         if status.incarnation != before.incarnation || status.replacements != before.replacements {
             return Err(format!("replica {victim} was replaced although it never lied three times in a row"));
         }
-        self.observer.inject(victim, Fault::Lie)?;
+        self.observer.inject(victim, Fault::LieNext { jobs: 3 })?;
         let fault_at = Instant::now();
-        self.say(&format!("fault injected (round 3): replica {victim} lies again and is not healed"));
+        self.say(&format!("fault injected (round 3): replica {victim} lies on its next 3 answers (lie-next 3)"));
         for expected in 1..=2 {
             sent += 1;
             self.hand_request(victim, sent, expected)?;

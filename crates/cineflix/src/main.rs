@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod compare;
 mod demo;
+mod grade;
 mod interactive;
 mod json;
 mod operator;
@@ -52,6 +53,7 @@ fn run(cli: Cli) -> u8 {
         Command::Compare(args) => compare::run(&global, &args),
         Command::Chaos(args) => chaos::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Grade(args) => grade::run(&global, &args),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
                 let log = UserLog::new(&global.log_dir);
@@ -158,7 +160,8 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
         | Command::Fault(_)
         | Command::Compare(_)
         | Command::Chaos(_)
-        | Command::Demo(_) => {
+        | Command::Demo(_)
+        | Command::Grade(_) => {
             unreachable!("handled before building a one-shot request")
         }
     };

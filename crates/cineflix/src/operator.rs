@@ -38,6 +38,9 @@ struct Row {
     /// Consecutive wrong results as the front end counts them (RM rows: the count the front end last reported).
     consecutive_wrong: Option<u64>,
     replacements: Option<u64>,
+    /// The replica's own report (RM rows): the seq it has executed and its state digest there, in full hex.
+    replica_seq: Option<u64>,
+    digest: Option<String>,
     phase: String,
     /// Anything else worth a glance (incarnation, in_vote, errors).
     detail: String,
@@ -130,6 +133,10 @@ async fn rm_row(id: u16, address: SocketAddr, bound: Duration) -> Row {
             row.executed = Some(status.executed_up_to);
             row.consecutive_wrong = Some(u64::from(status.reported_wrong));
             row.replacements = Some(status.replacements);
+            if let Some(state) = status.replica_state {
+                row.replica_seq = Some(state.executed_up_to);
+                row.digest = Some(state.digest_hex(32));
+            }
             row.phase = phase_name(status.phase);
             row.detail = format!(
                 "incarnation {}, {}, replica {}",
@@ -238,18 +245,24 @@ fn dash(value: Option<u64>) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<10} {:<5} {:>9} {:>9} {:>6} {:>8} {:<14} {}\n",
-        "COMPONENT", "STATE", "DELIVERED", "EXECUTED", "WRONG", "REPLACED", "PHASE", "DETAIL"
+        "{:<10} {:<5} {:>9} {:>9} {:>6} {:>8} {:>17} {:<14} {}\n",
+        "COMPONENT", "STATE", "DELIVERED", "EXECUTED", "WRONG", "REPLACED", "DIGEST@SEQ", "PHASE", "DETAIL"
     );
     for row in rows {
+        // The first 4 bytes of the digest identify a state at a glance; `--json` carries all 32.
+        let digest = match (&row.digest, row.replica_seq) {
+            (Some(digest), Some(seq)) => format!("{}@{seq}", &digest[..digest.len().min(8)]),
+            _ => "-".to_string(),
+        };
         out.push_str(&format!(
-            "{:<10} {:<5} {:>9} {:>9} {:>6} {:>8} {:<14} {}\n",
+            "{:<10} {:<5} {:>9} {:>9} {:>6} {:>8} {:>17} {:<14} {}\n",
             row.component,
             if row.up { "up" } else { "DOWN" },
             dash(row.delivered),
             dash(row.executed),
             dash(row.consecutive_wrong),
             dash(row.replacements),
+            digest,
             if row.phase.is_empty() { "-" } else { &row.phase },
             if row.detail.is_empty() { row.address.clone() } else { format!("{} ({})", row.address, row.detail) }
         ));
@@ -267,11 +280,13 @@ fn row_json(row: &Row) -> Json {
         .with("executed", optional(row.executed))
         .with("consecutive_wrong", optional(row.consecutive_wrong))
         .with("replacements", optional(row.replacements))
+        .with("replica_seq", optional(row.replica_seq))
+        .with("digest", row.digest.as_deref().map_or(Json::Null, Json::from))
         .with("phase", row.phase.as_str())
         .with("detail", row.detail.as_str())
 }
 
-/// Parses `lie`, `none`, `crash-after N`, `slow MS`.
+/// Parses `lie`, `none`, `lie-next N`, `crash-after N`, `slow MS`.
 pub fn parse_fault(kind: &str, value: Option<u64>) -> Result<replica_api::Fault, String> {
     use replica_api::Fault;
     match (kind, value) {
@@ -279,9 +294,10 @@ pub fn parse_fault(kind: &str, value: Option<u64>) -> Result<replica_api::Fault,
         ("lie", None) => Ok(Fault::Lie),
         ("crash-after", Some(requests)) => Ok(Fault::CrashAfter { requests }),
         ("slow", Some(delay_ms)) => Ok(Fault::Slow { delay_ms }),
-        ("crash-after" | "slow", None) => Err(format!("{kind} needs a number: {kind} N")),
+        ("lie-next", Some(jobs)) => Ok(Fault::LieNext { jobs }),
+        ("crash-after" | "slow" | "lie-next", None) => Err(format!("{kind} needs a number: {kind} N")),
         ("none" | "lie", Some(_)) => Err(format!("{kind} takes no number")),
-        _ => Err(format!("{kind:?} is not a fault: use lie, crash-after N, slow MS or none")),
+        _ => Err(format!("{kind:?} is not a fault: use lie, lie-next N, crash-after N, slow MS or none")),
     }
 }
 
@@ -344,6 +360,8 @@ mod tests {
         assert_eq!(parse_fault("none", None), Ok(Fault::None));
         assert_eq!(parse_fault("crash-after", Some(5)), Ok(Fault::CrashAfter { requests: 5 }));
         assert_eq!(parse_fault("slow", Some(200)), Ok(Fault::Slow { delay_ms: 200 }));
+        assert_eq!(parse_fault("lie-next", Some(3)), Ok(Fault::LieNext { jobs: 3 }));
+        assert!(parse_fault("lie-next", None).is_err());
         assert!(parse_fault("slow", None).is_err());
         assert!(parse_fault("lie", Some(1)).is_err());
         assert!(parse_fault("explode", None).is_err());
@@ -372,5 +390,29 @@ mod tests {
         let text = table(&rows);
         assert!(text.lines().nth(1).unwrap().starts_with("rm1        up"), "{text}");
         assert!(text.lines().nth(2).unwrap().starts_with("rm2        DOWN"), "{text}");
+    }
+
+    #[test]
+    fn rm_rows_show_the_replica_digest_short_in_the_table_and_full_in_json() {
+        let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string();
+        let rows = [
+            Row {
+                component: "rm1".into(),
+                up: true,
+                replica_seq: Some(1234),
+                digest: Some(digest.clone()),
+                phase: "serving".into(),
+                ..Row::default()
+            },
+            Row { component: "rm2".into(), up: true, phase: "starting".into(), ..Row::default() },
+        ];
+        let text = table(&rows);
+        assert!(text.lines().next().unwrap().contains("DIGEST@SEQ"), "{text}");
+        assert!(text.lines().nth(1).unwrap().contains(" 9f86d081@1234 "), "{text}");
+        assert!(!text.contains(&digest[..9]), "the table shows 8 hex digits only: {text}");
+        let json = row_json(&rows[0]).render();
+        assert!(json.contains(&format!("\"digest\":\"{digest}\"")), "{json}");
+        assert!(json.contains("\"replica_seq\":1234"), "{json}");
+        assert!(row_json(&rows[1]).render().contains("\"digest\":null"));
     }
 }

@@ -208,6 +208,8 @@ pub enum ReplicaFault {
     CrashAfter { requests: u64 },
     /// Delays every answer by this long.
     Slow { delay_ms: u64 },
+    /// Answers the next `jobs` requests wrongly, then behaves.
+    LieNext { jobs: u64 },
 }
 
 /// One replica and its replica manager.

@@ -33,8 +33,12 @@ pub trait Backend: Send + Sync + 'static {
 /// Why a backend could not produce an answer. Every variant becomes a `ServiceUnavailable` SOAP fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
-    /// No answer arrived within the request timeout; the request may still take effect later.
-    #[error("no answer from the replicas within {timeout_ms} ms")]
+    /// No answer arrived within the request timeout; the request may still take effect later (it may already be
+    /// ordered, and the front end does not withdraw it), so the fault says the outcome is unknown.
+    #[error(
+        "no agreeing answer from the replicas within {timeout_ms} ms; the outcome is unknown (the request may still \
+         take effect): check before retrying"
+    )]
     Timeout { timeout_ms: u64 },
     /// Too many requests are already waiting for the replicas; this one was not queued at all.
     #[error("too many requests waiting for the replicas ({queued} queued)")]

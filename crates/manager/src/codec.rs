@@ -15,6 +15,7 @@
 //!        body 2 SnapshotRequest : seq u64
 //!        body 3 SnapshotTooLate : seq u64 | fed_up_to u64
 //!        body 4 Snapshot        : seq u64 | digest [32] | len u32 | bytes[len]
+//!        body 5 SnapshotUnavailable : seq u64
 //! kind 4 Result     : replica_id u16 | incarnation u64 | seq u64 | request_id u64 | len u32 | response[len]
 //! kind 5 Membership : replica_id u16 | incarnation u64 | in_vote u8 (0 or 1)
 //! kind 6 ResendResult: front_end u16 | request_id u64
@@ -43,6 +44,9 @@ const BODY_VERDICT: u8 = 1;
 const BODY_SNAPSHOT_REQUEST: u8 = 2;
 const BODY_SNAPSHOT_TOO_LATE: u8 = 3;
 const BODY_SNAPSHOT: u8 = 4;
+/// Added after version 1 shipped, without a version bump: a decoder that predates it drops the message as invalid,
+/// which its sender treats like silence (the sole-donor rule then never fires, the safe direction).
+const BODY_SNAPSHOT_UNAVAILABLE: u8 = 5;
 
 /// Why bytes are not a valid `Message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +122,10 @@ impl Message {
                         out.extend_from_slice(digest);
                         put_bytes(out, bytes);
                     }
+                    PeerBody::SnapshotUnavailable { seq } => {
+                        out.push(BODY_SNAPSHOT_UNAVAILABLE);
+                        out.extend_from_slice(&seq.to_le_bytes());
+                    }
                 }
             }
             Message::Result(ResultMessage { replica_id, incarnation, seq, request_id, response }) => {
@@ -181,6 +189,7 @@ impl Message {
                         let digest: [u8; 32] = reader.take(32)?.try_into().expect("take(32) gives 32 bytes");
                         PeerBody::Snapshot { seq, digest, bytes: reader.bytes()? }
                     }
+                    BODY_SNAPSHOT_UNAVAILABLE => PeerBody::SnapshotUnavailable { seq: reader.u64()? },
                     _ => return Err(DecodeError::Invalid("unknown peer message body")),
                 };
                 Message::Peer(PeerMessage { from, from_incarnation, body })

@@ -80,6 +80,27 @@
 //!  │ ◀──────── Snapshot{S, digest, bytes} │ resume feeding S+1..            │
 //!  │ (RM3 sends the same digest at S)  → Restore{S}, feed S+1.., rejoin the vote
 //! ```
+//!
+//! **Two replicas down at once (the sole-donor rule).** A manager whose replica is not serving answers a
+//! `SnapshotRequest` with `SnapshotUnavailable{S}` instead of silence. A recovering manager restores from a *single*
+//! donor's snapshot only when (1) it holds exactly one verified snapshot at `S`, (2) every other manager answered
+//! `SnapshotUnavailable{S}` in the current request round (answers are forgotten each `snapshot_retry_ms` round, so
+//! a manager whose replica rejoined is not taken for unavailable on an old answer; silence never counts), and (3)
+//! `sole_donor_wait_ms` has passed since its fresh replica came up (a manager now catching up may rejoin and become
+//! the second donor). With n = 3 this is exactly "the other two are both being replaced"; with n = 4 it needs three
+//! down, so whenever two serving donors exist the two-digest rule still decides. It is logged as
+//! `Audit::SoleDonorRestore` and counted in `ManagerStats::sole_donor_restores`.
+//!
+//! Why it cannot install wrong state: the second digest guards against a donor whose *state* is wrong, and no
+//! fault of this system produces one. Crashes and hangs leave no donor at all; a lying replica lies only in its
+//! `Executed` answers, never in its state, snapshot or digest (`theatre-servers`' `fault` module: the lie is made
+//! from the correct response after execution); a snapshot damaged in transit fails its SHA-256 check. So the one
+//! serving replica's snapshot is the state every correct replica has at `S`, and replaying the ordered entries after
+//! `S` is deterministic. What the rule gives up is defence in depth against an undetected state-corrupting bug in
+//! the single survivor, which with two of three replicas gone nothing in the cluster could check anyway. Meanwhile
+//! clients get SERVICE_UNAVAILABLE faults (fewer than f + 1 replicas vote), never a guess; operators see both
+//! recovering managers in phase `fetching` for at least `sole_donor_wait_ms`, then `restoring`, `catching-up` and
+//! `serving`, and a `sole_donor_restore` line in the RM's audit log.
 
 mod codec;
 mod manager;

@@ -51,13 +51,17 @@ pub struct ManagerConfig {
     pub announce_interval_ms: u64,
     /// Most recently sent results kept to answer a front end's `ResendResult` (the oldest is evicted first).
     pub result_cache_max: usize,
+    /// Sole-donor rule: a recovery that has waited this long (since its replica started) with exactly one donor's
+    /// snapshot, while every other manager answers that its own replica is not serving either, restores from that
+    /// one snapshot (crate doc, "Two replicas down at once").
+    pub sole_donor_wait_ms: u64,
 }
 
 impl ManagerConfig {
     /// Defaults suitable for loopback: wrong limit 3, batches of 64 jobs, window 256, job retry 100 ms, probe
     /// timeout 200 ms, recheck 300 ms, verdicts valid 2 s and repeated every 300 ms, snapshot retry 200 ms, margin
     /// 8 seqs, rejoin lag 16 seqs, buffer 65,536 entries, membership announced every 500 ms, the last 8,192 results
-    /// kept for re-sending.
+    /// kept for re-sending, a sole donor accepted after 1 s.
     pub fn new(replica_id: ReplicaId, managers: Vec<ReplicaId>) -> Self {
         ManagerConfig {
             replica_id,
@@ -76,6 +80,7 @@ impl ManagerConfig {
             buffer_max: 65_536,
             announce_interval_ms: 500,
             result_cache_max: 8_192,
+            sole_donor_wait_ms: 1_000,
         }
     }
 
@@ -133,6 +138,9 @@ pub enum Audit {
     SnapshotServed { seq: u64, to: ReplicaId },
     /// Two donors' digests matched at `seq`; the fresh replica is being restored.
     SnapshotAgreed { seq: u64, digest: [u8; 32] },
+    /// No second donor exists (every other manager said its replica is not serving): the fresh replica is being
+    /// restored from `donor`'s snapshot alone (the sole-donor rule).
+    SoleDonorRestore { seq: u64, donor: ReplicaId, digest: [u8; 32] },
     /// The replica of `incarnation` re-entered the vote; its results count from `seq` on.
     Rejoined { incarnation: u64, seq: u64 },
 }
@@ -196,6 +204,10 @@ pub struct ManagerStats {
     pub snapshots_too_late: u64,
     /// Snapshots received whose bytes did not match their digest.
     pub snapshots_corrupt: u64,
+    /// Recoveries restored from a single donor (the sole-donor rule).
+    pub sole_donor_restores: u64,
+    /// "Cannot donate, my replica is not serving" answers sent.
+    pub snapshots_unavailable: u64,
     /// Probes started.
     pub probes: u64,
 }
@@ -236,7 +248,20 @@ struct Fetch {
     too_late_max: u64,
     /// Verified snapshots at `seq` by donor.
     replies: BTreeMap<ReplicaId, ([u8; 32], Bytes)>,
+    /// Managers that answered, at `seq`, that their own replica is not serving (never one in `replies`).
+    unavailable: BTreeSet<ReplicaId>,
+    /// When this recovery's fresh replica came up (the sole-donor rule waits from here).
+    started_ms: u64,
     next_retry_ms: u64,
+}
+
+impl Fetch {
+    /// The point moved: answers about the old one no longer count.
+    fn move_to(&mut self, seq: u64) {
+        self.seq = seq;
+        self.replies.clear();
+        self.unavailable.clear();
+    }
 }
 
 #[derive(Debug)]
@@ -513,7 +538,15 @@ impl Manager {
                 // buffered or yet to come.
                 let seq = self.delivered_up_to;
                 let margin_seqs = self.config.snapshot_margin_seqs.max(1);
-                let fetch = Fetch { seq, margin_seqs, too_late_max: 0, replies: BTreeMap::new(), next_retry_ms: 0 };
+                let fetch = Fetch {
+                    seq,
+                    margin_seqs,
+                    too_late_max: 0,
+                    replies: BTreeMap::new(),
+                    unavailable: BTreeSet::new(),
+                    started_ms: now_ms,
+                    next_retry_ms: 0,
+                };
                 self.phase = Phase::Fetching(fetch);
                 self.request_snapshots(now_ms);
             }
@@ -620,12 +653,20 @@ impl Manager {
                     return;
                 }
                 fetch.too_late_max = fetch.too_late_max.max(fed_up_to);
-                fetch.seq = delivered_up_to.max(fetch.too_late_max) + fetch.margin_seqs;
+                let next = delivered_up_to.max(fetch.too_late_max) + fetch.margin_seqs;
+                fetch.move_to(next);
                 fetch.margin_seqs = (fetch.margin_seqs * 2).min(4096);
-                fetch.replies.clear();
                 self.request_snapshots(now_ms);
             }
             PeerBody::Snapshot { seq, digest, bytes } => self.receive_snapshot(now_ms, from, seq, digest, bytes),
+            PeerBody::SnapshotUnavailable { seq } => {
+                let Phase::Fetching(fetch) = &mut self.phase else { return };
+                if seq != fetch.seq || fetch.replies.contains_key(&from) {
+                    return; // about an old point, or a late copy from before it donated
+                }
+                fetch.unavailable.insert(from);
+                self.try_sole_donor(now_ms);
+            }
         }
     }
 
@@ -694,8 +735,7 @@ impl Manager {
                     let follow = self.delivered_up_to.max(fetch.too_late_max);
                     let seq = if fetch.replies.is_empty() { follow } else { follow.max(fetch.seq + 1) };
                     if seq != fetch.seq {
-                        fetch.seq = seq;
-                        fetch.replies.clear();
+                        fetch.move_to(seq);
                     }
                 }
                 self.request_snapshots(now_ms);
@@ -992,6 +1032,9 @@ impl Manager {
         let others = self.others();
         let Phase::Fetching(fetch) = &mut self.phase else { return };
         fetch.next_retry_ms = now_ms + retry_ms;
+        // Only answers to the latest round count as "not serving": a manager whose replica rejoined since must not
+        // be taken for unavailable on the strength of an old answer.
+        fetch.unavailable.clear();
         let seq = fetch.seq;
         let asked: Vec<ReplicaId> = others.into_iter().filter(|id| !fetch.replies.contains_key(id)).collect();
         for to in asked {
@@ -1010,14 +1053,45 @@ impl Manager {
             self.stats.snapshots_corrupt += 1;
             return;
         }
+        fetch.unavailable.remove(&from);
         fetch.replies.insert(from, (digest, bytes));
         let agreed = fetch.replies.iter().find_map(|(donor, (digest, bytes))| {
             let matching =
                 fetch.replies.iter().any(|(other, (other_digest, _))| other != donor && other_digest == digest);
             matching.then(|| (*digest, bytes.clone()))
         });
-        let Some((digest, snapshot)) = agreed else { return };
-        self.log(Audit::SnapshotAgreed { seq, digest });
+        match agreed {
+            Some((digest, snapshot)) => {
+                self.log(Audit::SnapshotAgreed { seq, digest });
+                self.restore_from(now_ms, seq, snapshot);
+            }
+            None => self.try_sole_donor(now_ms),
+        }
+    }
+
+    /// The sole-donor rule (crate doc, "Two replicas down at once"): restores from the one snapshot received when
+    /// every other manager has said, at this point, that its own replica is not serving, and the recovery has
+    /// waited `sole_donor_wait_ms` for a second donor. Silence never counts: a manager that does not answer (down,
+    /// or its replica hung mid-snapshot) keeps the recovery waiting, as before.
+    fn try_sole_donor(&mut self, now_ms: u64) {
+        let others = self.others().len();
+        let wait_ms = self.config.sole_donor_wait_ms;
+        let Phase::Fetching(fetch) = &self.phase else { return };
+        if fetch.replies.len() != 1 || fetch.replies.len() + fetch.unavailable.len() != others {
+            return;
+        }
+        if now_ms < fetch.started_ms.saturating_add(wait_ms) {
+            return; // a manager now catching up may rejoin and become the second donor: wait for it a while
+        }
+        let (&donor, (digest, snapshot)) = fetch.replies.iter().next().expect("exactly one reply");
+        let (seq, digest, snapshot) = (fetch.seq, *digest, snapshot.clone());
+        self.stats.sole_donor_restores += 1;
+        self.log(Audit::SoleDonorRestore { seq, donor, digest });
+        self.restore_from(now_ms, seq, snapshot);
+    }
+
+    /// Recovering side: drops what the snapshot at `seq` covers and restores it into the fresh replica.
+    fn restore_from(&mut self, now_ms: u64, seq: u64, snapshot: Bytes) {
         // Everything up to the point is in the snapshot; everything after it is buffered or yet to come.
         self.discard_up_to = seq;
         while self.queue.front().is_some_and(|queued| queued.job.seq <= seq) {
@@ -1031,7 +1105,11 @@ impl Manager {
     /// Donor side: answers at once from the cache, refuses a point already fed past, or pauses feeding there.
     fn serve_snapshot(&mut self, now_ms: u64, from: ReplicaId, seq: u64) {
         if !self.is_serving() {
-            return; // only healthy replicas donate; the requester retries
+            // Only healthy replicas donate. Saying so (rather than staying silent) lets a recovering manager see
+            // that it has only one possible donor; it asks again every retry, so the answer stays current.
+            self.stats.snapshots_unavailable += 1;
+            self.send_peer(from, PeerBody::SnapshotUnavailable { seq });
+            return;
         }
         if let Some((_, digest, bytes)) = self.snapshot_cache.iter().find(|(cached, _, _)| *cached == seq) {
             let (digest, bytes) = (*digest, bytes.clone());

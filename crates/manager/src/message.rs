@@ -109,6 +109,13 @@ pub enum PeerBody {
         /// The canonical replica snapshot (`booking::Replica::snapshot`).
         bytes: Bytes,
     },
+    /// The sender's own replica is not serving (being replaced, or its process is gone): it cannot donate a
+    /// snapshot at `seq`. Lets a recovering manager tell "every other replica is recovering too" from silence
+    /// (see the sole-donor rule in the crate doc).
+    SnapshotUnavailable {
+        /// The snapshot point asked for.
+        seq: u64,
+    },
 }
 
 /// One replica's result for one ordered request.

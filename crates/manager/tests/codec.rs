@@ -18,6 +18,7 @@ fn examples() -> Vec<Message> {
         peer(PeerBody::SnapshotTooLate { seq: 100, fed_up_to: 130 }),
         peer(PeerBody::Snapshot { seq: 100, digest: [7; 32], bytes: Bytes::from_static(b"CFRP\x01snapshot") }),
         peer(PeerBody::Snapshot { seq: 0, digest: [0; 32], bytes: Bytes::new() }),
+        peer(PeerBody::SnapshotUnavailable { seq: 77 }),
         Message::Result(ResultMessage {
             replica_id: 2,
             incarnation: 1,
@@ -114,6 +115,7 @@ fn message() -> impl Strategy<Value = Message> {
         }),
         any::<u64>().prop_map(|seq| PeerBody::SnapshotRequest { seq }),
         (any::<u64>(), any::<u64>()).prop_map(|(seq, fed_up_to)| PeerBody::SnapshotTooLate { seq, fed_up_to }),
+        any::<u64>().prop_map(|seq| PeerBody::SnapshotUnavailable { seq }),
         (any::<u64>(), any::<[u8; 32]>(), bytes()).prop_map(|(seq, digest, bytes)| PeerBody::Snapshot {
             seq,
             digest,

@@ -341,3 +341,110 @@ fn the_result_cache_is_bounded_and_forgotten_on_replacement() {
     m.handle_resend_result(31, resend(510));
     assert_eq!(drain(&mut m), vec![]);
 }
+
+/// A manager of 3 whose replica was replaced after seq 4 and whose fresh replica (incarnation 2) is up at `now_ms`,
+/// asking for snapshots at seq 4.
+fn recovering_at_seq_4(now_ms: u64) -> Manager {
+    let mut m = manager(1, 3);
+    run_up_to(&mut m, 4, 1);
+    m.handle_report(0, Report::Wrong { replica_id: 1, seq: 4, request_id: 504, consecutive: 3 });
+    drain(&mut m);
+    m.handle_replica_started(now_ms, 2);
+    drain(&mut m);
+    assert_eq!(m.phase(), ReplicaPhase::Fetching { seq: 4 });
+    m
+}
+
+fn empty_snapshot() -> (Bytes, [u8; 32]) {
+    (Bytes::from(booking::Replica::new().snapshot()), booking::Replica::new().digest())
+}
+
+#[test]
+fn a_manager_whose_replica_is_not_serving_says_so_instead_of_donating() {
+    let mut m = manager(2, 3);
+    run_up_to(&mut m, 4, 1);
+    drain(&mut m);
+    m.handle_replica_exited(10, 1); // exit seen, agreement pending: no donor any more
+    drain(&mut m);
+    m.handle_peer(11, peer(1, 2, PeerBody::SnapshotRequest { seq: 4 }));
+    assert_eq!(
+        drain(&mut m),
+        vec![Command::SendToManager { to: 1, message: peer(2, 1, PeerBody::SnapshotUnavailable { seq: 4 }) }]
+    );
+    assert_eq!(m.stats().snapshots_unavailable, 1);
+}
+
+#[test]
+fn sole_donor_restores_only_when_every_other_manager_says_it_cannot_donate_and_the_wait_passed() {
+    let started_ms = 100;
+    let wait_ms = ManagerConfig::new(1, vec![1, 2, 3]).sole_donor_wait_ms;
+    let mut m = recovering_at_seq_4(started_ms);
+    let (good, digest) = empty_snapshot();
+    m.handle_peer(started_ms + 10, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    // Silence from manager 3 never counts: however long it lasts, no restore.
+    m.handle_timeout(started_ms + 10 * wait_ms);
+    assert!(!drain(&mut m).iter().any(|command| matches!(command, Command::Restore { .. })));
+    // "Cannot donate" about another point does not count either.
+    m.handle_peer(started_ms + 10 * wait_ms, peer(3, 2, PeerBody::SnapshotUnavailable { seq: 3 }));
+    assert_eq!(drain(&mut m), vec![]);
+    assert_eq!(m.phase(), ReplicaPhase::Fetching { seq: 4 });
+    // At the point, after the wait: restore from the one donor, and the audit log says so.
+    m.handle_peer(started_ms + 10 * wait_ms, peer(3, 2, PeerBody::SnapshotUnavailable { seq: 4 }));
+    let commands = drain_all(&mut m);
+    assert!(commands.contains(&Command::Log(Audit::SoleDonorRestore { seq: 4, donor: 2, digest })), "{commands:?}");
+    assert!(commands.contains(&Command::Restore { incarnation: 2, seq: 4, snapshot: good }));
+    assert_eq!(m.stats().sole_donor_restores, 1);
+    assert_eq!(m.phase(), ReplicaPhase::Restoring { seq: 4 });
+}
+
+#[test]
+fn sole_donor_waits_for_a_second_donor_first() {
+    let started_ms = 100;
+    let wait_ms = ManagerConfig::new(1, vec![1, 2, 3]).sole_donor_wait_ms;
+    let mut m = recovering_at_seq_4(started_ms);
+    let (good, digest) = empty_snapshot();
+    m.handle_peer(started_ms + 1, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    m.handle_peer(started_ms + 2, peer(3, 2, PeerBody::SnapshotUnavailable { seq: 4 }));
+    assert_eq!(drain(&mut m), vec![], "within the wait, a manager catching up may still become a donor");
+    // Manager 3's replica rejoined and donates: the normal two-digest rule restores, the sole-donor rule never ran.
+    m.handle_peer(started_ms + wait_ms / 2, peer(3, 2, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    let commands = drain_all(&mut m);
+    assert!(commands.contains(&Command::Log(Audit::SnapshotAgreed { seq: 4, digest })), "{commands:?}");
+    assert_eq!(m.stats().sole_donor_restores, 0);
+}
+
+#[test]
+fn an_old_unavailable_answer_does_not_outlive_the_next_request_round() {
+    let started_ms = 100;
+    let wait_ms = ManagerConfig::new(1, vec![1, 2, 3]).sole_donor_wait_ms;
+    let mut m = recovering_at_seq_4(started_ms);
+    let (good, digest) = empty_snapshot();
+    m.handle_peer(started_ms + 1, peer(3, 2, PeerBody::SnapshotUnavailable { seq: 4 }));
+    // Requests go out again every retry; manager 3 stops answering (say its replica rejoined and is snapshotting).
+    let mut now_ms = started_ms;
+    while now_ms < started_ms + 2 * wait_ms {
+        now_ms = m.poll_timeout().expect("timers run");
+        m.handle_timeout(now_ms);
+        drain(&mut m);
+    }
+    m.handle_peer(now_ms, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good }));
+    assert!(!drain(&mut m).iter().any(|command| matches!(command, Command::Restore { .. })));
+    assert_eq!(m.stats().sole_donor_restores, 0);
+}
+
+#[test]
+fn with_four_managers_two_serving_donors_are_still_required() {
+    let mut m = manager(1, 4);
+    run_up_to(&mut m, 4, 1);
+    m.handle_report(0, Report::Wrong { replica_id: 1, seq: 4, request_id: 504, consecutive: 3 });
+    drain(&mut m);
+    m.handle_replica_started(0, 2);
+    drain(&mut m);
+    let (good, digest) = empty_snapshot();
+    let late_ms = 60_000;
+    m.handle_peer(late_ms, peer(2, 1, PeerBody::Snapshot { seq: 4, digest, bytes: good.clone() }));
+    m.handle_peer(late_ms, peer(3, 2, PeerBody::SnapshotUnavailable { seq: 4 }));
+    assert_eq!(drain(&mut m), vec![], "manager 4 has not answered: it may be a second donor");
+    m.handle_peer(late_ms, peer(4, 2, PeerBody::SnapshotUnavailable { seq: 4 }));
+    assert!(drain(&mut m).contains(&Command::Restore { incarnation: 2, seq: 4, snapshot: good }));
+}

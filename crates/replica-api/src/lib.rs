@@ -32,7 +32,7 @@
 //!   [1][4] Restored next_expected:u64
 //!   [1][5] FaultSet fault
 //! fault
-//!   [0] None   [1] Lie   [2] CrashAfter requests:u64   [3] Slow delay_ms:u64
+//!   [0] None   [1] Lie   [2] CrashAfter requests:u64   [3] Slow delay_ms:u64   [4] LieNext jobs:u64
 //! ```
 //!
 //! New messages get new tags; an incompatible change bumps the version.
@@ -71,6 +71,7 @@ const FAULT_NONE: u8 = 0;
 const FAULT_LIE: u8 = 1;
 const FAULT_CRASH_AFTER: u8 = 2;
 const FAULT_SLOW: u8 = 3;
+const FAULT_LIE_NEXT: u8 = 4;
 
 /// One ordered request: its position in the replica's job sequence, the timestamp the sequencer (or the standalone
 /// front end) stamped on it, and the client request.
@@ -110,17 +111,20 @@ pub enum Fault {
     CrashAfter { requests: u64 },
     /// Delays every `Executed` answer by this long.
     Slow { delay_ms: u64 },
+    /// Answers the next `jobs` executed jobs like [`Fault::Lie`], then behaves (`Fault::None`): lets a test choose
+    /// exactly how many consecutive wrong results a replica gives (the replacement rule counts three).
+    LieNext { jobs: u64 },
 }
 
 /// Why a fault's text form does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0:?} is not a fault: use none, lie, crash-after=N or slow=MS")]
+#[error("{0:?} is not a fault: use none, lie, lie-next=N, crash-after=N or slow=MS")]
 pub struct FaultParseError(pub String);
 
 impl std::str::FromStr for Fault {
     type Err = FaultParseError;
 
-    /// `none`, `lie`, `crash-after=N`, `slow=MS` (the command-line form).
+    /// `none`, `lie`, `lie-next=N`, `crash-after=N`, `slow=MS` (the command-line form).
     fn from_str(text: &str) -> Result<Fault, FaultParseError> {
         let error = || FaultParseError(text.to_string());
         let number = |value: &str| value.trim().parse::<u64>().map_err(|_| error());
@@ -129,6 +133,7 @@ impl std::str::FromStr for Fault {
             None if text.trim() == "lie" => Ok(Fault::Lie),
             Some(("crash-after", value)) => Ok(Fault::CrashAfter { requests: number(value)? }),
             Some(("slow", value)) => Ok(Fault::Slow { delay_ms: number(value)? }),
+            Some(("lie-next", value)) => Ok(Fault::LieNext { jobs: number(value)? }),
             _ => Err(error()),
         }
     }
@@ -142,6 +147,7 @@ impl std::fmt::Display for Fault {
             Fault::Lie => write!(f, "lie"),
             Fault::CrashAfter { requests } => write!(f, "crash-after={requests}"),
             Fault::Slow { delay_ms } => write!(f, "slow={delay_ms}"),
+            Fault::LieNext { jobs } => write!(f, "lie-next={jobs}"),
         }
     }
 }
@@ -159,6 +165,10 @@ impl Fault {
             Fault::Slow { delay_ms } => {
                 out.push(FAULT_SLOW);
                 out.extend_from_slice(&delay_ms.to_le_bytes());
+            }
+            Fault::LieNext { jobs } => {
+                out.push(FAULT_LIE_NEXT);
+                out.extend_from_slice(&jobs.to_le_bytes());
             }
         }
     }
@@ -425,6 +435,7 @@ impl<'a> Reader<'a> {
             FAULT_LIE => Fault::Lie,
             FAULT_CRASH_AFTER => Fault::CrashAfter { requests: self.u64()? },
             FAULT_SLOW => Fault::Slow { delay_ms: self.u64()? },
+            FAULT_LIE_NEXT => Fault::LieNext { jobs: self.u64()? },
             _ => return Err(DecodeError::Invalid("unknown fault")),
         })
     }
@@ -533,11 +544,18 @@ mod tests {
 
     #[test]
     fn fault_text_round_trips_and_rejects_nonsense() {
-        for fault in [Fault::None, Fault::Lie, Fault::CrashAfter { requests: 12 }, Fault::Slow { delay_ms: 250 }] {
+        for fault in [
+            Fault::None,
+            Fault::Lie,
+            Fault::CrashAfter { requests: 12 },
+            Fault::Slow { delay_ms: 250 },
+            Fault::LieNext { jobs: 3 },
+        ] {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
         }
         assert_eq!("crash-after=0".parse::<Fault>(), Ok(Fault::CrashAfter { requests: 0 }));
-        for bad in ["", "lies", "crash-after", "crash-after=x", "slow=-1", "slow=5ms", "none=1"] {
+        assert_eq!("lie-next=2".parse::<Fault>(), Ok(Fault::LieNext { jobs: 2 }));
+        for bad in ["", "lies", "crash-after", "crash-after=x", "slow=-1", "slow=5ms", "none=1", "lie-next", "lie=2"] {
             assert!(bad.parse::<Fault>().is_err(), "{bad:?} parsed");
         }
     }
@@ -627,12 +645,13 @@ mod tests {
 
             #[test]
             fn state_transfer_and_faults_round_trip(seq in any::<u64>(), snapshot in proptest::collection::vec(any::<u8>(), 0..256),
-                                                    kind in 0u8..4, amount in any::<u64>()) {
+                                                    kind in 0u8..5, amount in any::<u64>()) {
                 let fault = match kind {
                     0 => Fault::None,
                     1 => Fault::Lie,
                     2 => Fault::CrashAfter { requests: amount },
-                    _ => Fault::Slow { delay_ms: amount },
+                    3 => Fault::Slow { delay_ms: amount },
+                    _ => Fault::LieNext { jobs: amount },
                 };
                 for message in [
                     ToReplica::Restore { next_expected: seq, snapshot: snapshot.clone() },

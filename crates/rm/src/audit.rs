@@ -69,6 +69,14 @@ impl AuditLog {
                 let digest: String = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
                 self.line(format_args!("snapshot_agreed seq={seq} digest={digest} elapsed_ms={elapsed_ms}"))
             }
+            Audit::SoleDonorRestore { seq, donor, digest } => {
+                let elapsed_ms = since(self.replacement_started_ms);
+                let digest: String = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+                self.line(format_args!(
+                    "sole_donor_restore seq={seq} donor={donor} digest={digest} elapsed_ms={elapsed_ms} (no second \
+                     donor: every other replica is being replaced)"
+                ))
+            }
             Audit::Rejoined { incarnation, seq } => {
                 let elapsed_ms = since(self.replacement_started_ms.take());
                 self.line(format_args!("rejoined incarnation={incarnation} seq={seq} elapsed_ms={elapsed_ms}"))

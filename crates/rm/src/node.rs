@@ -37,7 +37,7 @@ use udp::Endpoint;
 use udp::ordering_shell::{MemberNode, NodeClock};
 
 use crate::audit::AuditLog;
-use crate::status::{RmStatus, StatusReply, StatusRequest, is_status_message};
+use crate::status::{ReplicaState, RmStatus, StatusReply, StatusRequest, is_status_message};
 
 /// Replica processes are started at least this far apart.
 pub const RESPAWN_MIN_MS: u64 = 200;
@@ -46,6 +46,11 @@ const START_POLL_MS: u64 = 25;
 /// A fault injection is resent this often until the replica confirms, for at most `FAULT_CONFIRM_MS`.
 const FAULT_RESEND_MS: u64 = 100;
 const FAULT_CONFIRM_MS: u64 = 2_000;
+/// An operator's status request waits at most this long for the replica's own `Status` (seq and digest) before it
+/// is answered without them.
+const STATUS_REPLICA_WAIT_MS: u64 = 300;
+/// Most status requests waiting for the replica's answer at once (operators retry; duplicates are merged).
+const STATUS_PENDING_MAX: usize = 64;
 /// Killing a child waits at most this long for it to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -114,6 +119,16 @@ struct PendingFault {
     next_send_ms: u64,
 }
 
+/// An operator's status request waiting for the replica's `Status` answer.
+#[derive(Debug)]
+struct PendingStatus {
+    requester: SocketAddr,
+    nonce: u64,
+    /// The request's protocol version; the reply uses it.
+    version: u8,
+    deadline_ms: u64,
+}
+
 /// The node's state; see the module doc.
 #[derive(Debug)]
 struct Node {
@@ -141,6 +156,8 @@ struct Node {
     last_spawn_ms: Option<u64>,
     probes: BTreeMap<u64, Probe>,
     pending_fault: Option<PendingFault>,
+    /// Status requests waiting for the replica's digest.
+    pending_status: Vec<PendingStatus>,
     audit: AuditLog,
     /// Reused encode buffer.
     buffer: Vec<u8>,
@@ -161,6 +178,7 @@ fn initial_fault(fault: &config::ReplicaFault) -> Fault {
         config::ReplicaFault::Lie => Fault::Lie,
         config::ReplicaFault::CrashAfter { requests } => Fault::CrashAfter { requests },
         config::ReplicaFault::Slow { delay_ms } => Fault::Slow { delay_ms },
+        config::ReplicaFault::LieNext { jobs } => Fault::LieNext { jobs },
     }
 }
 
@@ -240,6 +258,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         last_spawn_ms: None,
         probes: BTreeMap::new(),
         pending_fault: None,
+        pending_status: Vec::new(),
         audit,
         buffer: Vec::new(),
         options,
@@ -340,15 +359,101 @@ impl Node {
         deadlines.extend(self.deferred_start.map(|(_, at_ms)| at_ms));
         deadlines.extend(self.probes.values().map(|probe| probe.next_send_ms.min(probe.deadline_ms)));
         deadlines.extend(self.pending_fault.as_ref().map(|pending| pending.next_send_ms.min(pending.deadline_ms)));
+        deadlines.extend(self.pending_status.iter().map(|pending| pending.deadline_ms).min());
         deadlines.into_iter().min()
     }
 
     /// Carries out every command the core has queued (carrying one out may queue more).
+    ///
+    /// Bursts leave in few datagrams: the core feeds each delivered entry as it arrives and sends each result as
+    /// the replica answers it, so a burst queues one single-job `Execute` after another, and one `SendResult` after
+    /// another. Consecutive `Execute`s for one incarnation leave as one replica-api message of up to
+    /// [`replica_api::BATCH_MAX`] jobs (the replica executes them in the same order, and the core accepts results
+    /// in any grouping); consecutive results for one front end leave as one `udp` bundle (the front end still
+    /// receives them one message at a time). One datagram per job cost the RM, its replica and the front end a
+    /// system call each per job. Audit lines the core queues between them are written as they come.
     async fn carry_out(&mut self) -> Result<(), RmError> {
-        while let Some(command) = self.manager.poll_command() {
-            self.carry_out_one(command).await?;
+        let mut pending = self.manager.poll_command();
+        while let Some(command) = pending.take() {
+            pending = match command {
+                Command::Execute { incarnation, jobs } => self.carry_out_executes(incarnation, jobs).await?,
+                Command::SendResult { front_end, result } => self.carry_out_results(front_end, result).await?,
+                other => {
+                    self.carry_out_one(other).await?;
+                    None
+                }
+            };
+            if pending.is_none() {
+                // Carrying out may have queued more commands.
+                pending = self.manager.poll_command();
+            }
         }
         Ok(())
+    }
+
+    /// Sends `jobs` merged with the `Execute`s queued right after it; returns the first command that did not merge.
+    async fn carry_out_executes(
+        &mut self,
+        incarnation: u64,
+        mut jobs: Vec<manager::Job>,
+    ) -> Result<Option<Command>, RmError> {
+        loop {
+            match self.manager.poll_command() {
+                Some(Command::Execute { incarnation: next_incarnation, jobs: more })
+                    if next_incarnation == incarnation && jobs.len() + more.len() <= replica_api::BATCH_MAX =>
+                {
+                    jobs.extend(more);
+                }
+                Some(Command::Log(audit)) => self.carry_out_one(Command::Log(audit)).await?,
+                other => {
+                    self.carry_out_one(Command::Execute { incarnation, jobs }).await?;
+                    return Ok(other);
+                }
+            }
+        }
+    }
+
+    /// Sends `first` and the results for the same front end queued right after it as one bundle; returns the first
+    /// command that did not join.
+    async fn carry_out_results(
+        &mut self,
+        front_end: NodeId,
+        first: manager::ResultMessage,
+    ) -> Result<Option<Command>, RmError> {
+        let mut results = vec![first];
+        let next = loop {
+            match self.manager.poll_command() {
+                Some(Command::SendResult { front_end: next_front_end, result }) if next_front_end == front_end => {
+                    results.push(result);
+                }
+                Some(Command::Log(audit)) => self.carry_out_one(Command::Log(audit)).await?,
+                other => break other,
+            }
+        };
+        if front_end != self.front_end.0 {
+            tracing::debug!(%front_end, count = results.len(), "results for an unknown front end dropped");
+            return Ok(next);
+        }
+        self.buffer.clear();
+        let mut ends = Vec::with_capacity(results.len());
+        for result in results {
+            Message::Result(result).encode_into(&mut self.buffer);
+            ends.push(self.buffer.len());
+        }
+        let mut start = 0;
+        let messages: Vec<&[u8]> = ends
+            .iter()
+            .map(|&end| {
+                let message = &self.buffer[start..end];
+                start = end;
+                message
+            })
+            .collect();
+        let addr = self.front_end.1;
+        if let Err(error) = self.manager_endpoint.send_bundle_to(&messages, addr).await {
+            tracing::debug!(%error, %addr, "results not sent");
+        }
+        Ok(next)
     }
 
     async fn carry_out_one(&mut self, command: Command) -> Result<(), RmError> {
@@ -543,6 +648,7 @@ impl Node {
             }
         }
         self.send_probes(now_ms).await;
+        self.answer_pending_status(None, Some(now_ms)).await;
         if let Some(pending) = &mut self.pending_fault {
             if pending.deadline_ms <= now_ms || pending.incarnation != self.driver_incarnation {
                 let reply = StatusReply::FaultFailed {
@@ -563,8 +669,8 @@ impl Node {
     async fn on_manager_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
         let now_ms = self.now_ms();
         if is_status_message(bytes) {
-            match StatusRequest::decode(bytes) {
-                Ok(request) => self.on_status_request(request, from).await,
+            match StatusRequest::decode_versioned(bytes) {
+                Ok((request, version)) => self.on_status_request(request, version, from).await,
                 Err(error) => tracing::debug!(%error, %from, "bad status request dropped"),
             }
             return;
@@ -586,27 +692,60 @@ impl Node {
         }
     }
 
-    async fn on_status_request(&mut self, request: StatusRequest, from: SocketAddr) {
+    /// This manager's status, with the replica's own seq and digest if it just gave them.
+    fn rm_status(&self, replica_state: Option<ReplicaState>) -> RmStatus {
+        let manager = &self.manager;
+        let stats = manager.stats();
+        RmStatus {
+            replica_id: manager.replica_id(),
+            phase: manager.phase(),
+            incarnation: manager.incarnation(),
+            in_vote: manager.is_serving(),
+            replica_up: self.child.is_some() && self.starting.is_none(),
+            delivered_up_to: manager.delivered_up_to(),
+            executed_up_to: manager.executed_up_to(),
+            buffered: manager.buffered() as u64,
+            replacements: stats.replaced_wrong + stats.replaced_crash,
+            reported_wrong: manager.reported_wrong(manager.replica_id()),
+            results_sent: stats.results_sent,
+            replica_pid: self.child.as_ref().and_then(|replica| replica.child.id()).unwrap_or(0),
+            replica_state,
+        }
+    }
+
+    /// Answers every waiting status request, with the replica's state if it has just been reported.
+    async fn answer_pending_status(&mut self, replica_state: Option<ReplicaState>, expired_only_at_ms: Option<u64>) {
+        let (due, waiting): (Vec<PendingStatus>, Vec<PendingStatus>) = std::mem::take(&mut self.pending_status)
+            .into_iter()
+            .partition(|pending| expired_only_at_ms.is_none_or(|now_ms| pending.deadline_ms <= now_ms));
+        self.pending_status = waiting;
+        if due.is_empty() {
+            return;
+        }
+        let status = self.rm_status(replica_state);
+        for pending in due {
+            let reply = StatusReply::Status { nonce: pending.nonce, status };
+            let _ = self.manager_endpoint.send_to(&reply.encode_version(pending.version), pending.requester).await;
+        }
+    }
+
+    async fn on_status_request(&mut self, request: StatusRequest, version: u8, from: SocketAddr) {
         match request {
             StatusRequest::Status { nonce } => {
-                let manager = &self.manager;
-                let stats = manager.stats();
-                let status = RmStatus {
-                    replica_id: manager.replica_id(),
-                    phase: manager.phase(),
-                    incarnation: manager.incarnation(),
-                    in_vote: manager.is_serving(),
-                    replica_up: self.child.is_some() && self.starting.is_none(),
-                    delivered_up_to: manager.delivered_up_to(),
-                    executed_up_to: manager.executed_up_to(),
-                    buffered: manager.buffered() as u64,
-                    replacements: stats.replaced_wrong + stats.replaced_crash,
-                    reported_wrong: manager.reported_wrong(manager.replica_id()),
-                    results_sent: stats.results_sent,
-                    replica_pid: self.child.as_ref().and_then(|replica| replica.child.id()).unwrap_or(0),
-                };
-                let reply = StatusReply::Status { nonce, status };
-                let _ = self.manager_endpoint.send_to(&reply.encode(), from).await;
+                let replica_running = self.child.is_some() && self.starting.is_none();
+                if version < 2 || !replica_running {
+                    let reply = StatusReply::Status { nonce, status: self.rm_status(None) };
+                    let _ = self.manager_endpoint.send_to(&reply.encode_version(version), from).await;
+                    return;
+                }
+                // Ask the replica for its seq and digest; the answer (or the deadline) completes the reply.
+                let duplicate =
+                    self.pending_status.iter().any(|pending| pending.requester == from && pending.nonce == nonce);
+                if !duplicate && self.pending_status.len() < STATUS_PENDING_MAX {
+                    let deadline_ms = self.now_ms() + STATUS_REPLICA_WAIT_MS;
+                    self.pending_status.push(PendingStatus { requester: from, nonce, version, deadline_ms });
+                }
+                self.send_to_replica(&ToReplica::Status).await;
             }
             StatusRequest::InjectFault { nonce, fault } => {
                 if self.child.is_none() || self.starting.is_some() {
@@ -640,13 +779,16 @@ impl Node {
                 let results = results.into_iter().map(|(seq, bytes)| (seq, Bytes::from(bytes))).collect();
                 self.manager.handle_executed(now_ms, incarnation, next_expected, results);
             }
-            Ok(FromReplica::Status { next_expected, .. }) => {
+            Ok(FromReplica::Status { next_expected, digest }) => {
                 if self.starting.as_ref().is_some_and(|starting| starting.incarnation == incarnation) {
                     self.starting = None;
                     if next_expected != 1 {
                         tracing::warn!(next_expected, "a freshly started replica is not empty");
                     }
                     self.manager.handle_replica_started(now_ms, incarnation);
+                } else if !self.pending_status.is_empty() {
+                    let state = ReplicaState { executed_up_to: next_expected.saturating_sub(1), digest };
+                    self.answer_pending_status(Some(state), None).await;
                 }
             }
             Ok(FromReplica::Snapshot { executed_up_to, snapshot }) => {

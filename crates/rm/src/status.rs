@@ -5,10 +5,12 @@
 //! Deliberately not here: what the RM does with a request (the `node` module) or how an operator tool prints the
 //! answer (`cineflix status` / `cineflix fault`).
 //!
-//! # Wire format, version 1
+//! # Wire format, versions 1 and 2
 //!
-//! Little-endian integers. Every message starts `[MAGIC][VERSION][tag]` and carries the requester's `nonce`, which
-//! the reply repeats (a client matches replies to its retried requests by it).
+//! Little-endian integers. Every message starts `[MAGIC][version][tag]` and carries the requester's `nonce`, which
+//! the reply repeats (a client matches replies to its retried requests by it). A replica manager answers in the
+//! version of the request, so an operator tool of either version can ask a manager of this one; this build's
+//! requests are version 2. Version 2 differs only in the `Status` reply, which appends the replica's own state:
 //!
 //! ```text
 //! request  [1] Status        nonce:u64
@@ -19,7 +21,13 @@
 //!          [2] FaultSet      nonce:u64, incarnation:u64, fault
 //!          [3] FaultFailed   nonce:u64, reason: u32 length + UTF-8
 //! phase    0 Serving, 1 Starting, 2 Fetching{phase_seq}, 3 Restoring{phase_seq}, 4 CatchingUp
+//! version 2 Status reply, after replica_pid:
+//!                            has_state:u8, then if 1: state_seq:u64, digest: 32 bytes
 //! ```
+//!
+//! `state_seq` and `digest` are what the replica itself answered to a replica-api `Status` just before the reply
+//! (its last executed seq and its SHA-256 state digest), so that replicas at the same seq can be compared at a
+//! glance; `has_state` is 0 when no replica runs or it did not answer in time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,8 +37,10 @@ use replica_api::Fault;
 
 /// First byte of every message of this protocol (`manager::MAGIC` is 0xCA).
 pub const MAGIC: u8 = 0xC5;
-/// Format version.
-pub const VERSION: u8 = 1;
+/// The format version this build writes in requests (it reads and answers versions 1 and 2).
+pub const VERSION: u8 = 2;
+/// The oldest version this build reads.
+pub const VERSION_MIN: u8 = 1;
 
 const TAG_STATUS: u8 = 1;
 const TAG_INJECT_FAULT: u8 = 2;
@@ -70,6 +80,25 @@ pub struct RmStatus {
     pub results_sent: u64,
     /// The operating-system process id of the current replica process (0: none running).
     pub replica_pid: u32,
+    /// The replica's own answer to a `Status` asked just before this reply (`None`: no replica running, it did not
+    /// answer in time, or the reply was version 1).
+    pub replica_state: Option<ReplicaState>,
+}
+
+/// A replica's position and state digest, as the replica itself reported them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaState {
+    /// The last seq the replica executed (or restored to).
+    pub executed_up_to: u64,
+    /// SHA-256 of its canonical snapshot at that seq.
+    pub digest: [u8; 32],
+}
+
+impl ReplicaState {
+    /// The digest's first `bytes` bytes in lowercase hex (the short form a table shows).
+    pub fn digest_hex(&self, bytes: usize) -> String {
+        self.digest.iter().take(bytes).map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 /// A replica manager's answer.
@@ -143,14 +172,20 @@ impl StatusRequest {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<StatusRequest, DecodeError> {
+        Self::decode_versioned(bytes).map(|(request, _)| request)
+    }
+
+    /// Decodes a request and says which version it was written in (the reply must use the same).
+    pub fn decode_versioned(bytes: &[u8]) -> Result<(StatusRequest, u8), DecodeError> {
         let mut reader = Reader::new(bytes)?;
+        let version = reader.version;
         let request = match reader.u8()? {
             TAG_STATUS => StatusRequest::Status { nonce: reader.u64()? },
             TAG_INJECT_FAULT => StatusRequest::InjectFault { nonce: reader.u64()?, fault: reader.fault()? },
             _ => return Err(DecodeError::Invalid("unknown request tag")),
         };
         reader.finish()?;
-        Ok(request)
+        Ok((request, version))
     }
 }
 
@@ -165,8 +200,15 @@ fn phase_code(phase: ReplicaPhase) -> (u8, u64) {
 }
 
 impl StatusReply {
+    /// Encodes in this build's version ([`VERSION`]).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![MAGIC, VERSION];
+        self.encode_version(VERSION)
+    }
+
+    /// Encodes in `version` (1 or 2): the version of the request being answered.
+    pub fn encode_version(&self, version: u8) -> Vec<u8> {
+        assert!((VERSION_MIN..=VERSION).contains(&version), "status protocol version {version} is not spoken here");
+        let mut out = vec![MAGIC, version];
         match self {
             StatusReply::Status { nonce, status } => {
                 out.push(TAG_STATUS);
@@ -184,6 +226,16 @@ impl StatusReply {
                 out.extend_from_slice(&status.reported_wrong.to_le_bytes());
                 out.extend_from_slice(&status.results_sent.to_le_bytes());
                 out.extend_from_slice(&status.replica_pid.to_le_bytes());
+                if version >= 2 {
+                    match status.replica_state {
+                        Some(state) => {
+                            out.push(1);
+                            out.extend_from_slice(&state.executed_up_to.to_le_bytes());
+                            out.extend_from_slice(&state.digest);
+                        }
+                        None => out.push(0),
+                    }
+                }
             }
             StatusReply::FaultSet { nonce, incarnation, fault } => {
                 out.push(TAG_FAULT_SET);
@@ -204,6 +256,7 @@ impl StatusReply {
 
     pub fn decode(bytes: &[u8]) -> Result<StatusReply, DecodeError> {
         let mut reader = Reader::new(bytes)?;
+        let version = reader.version;
         let reply = match reader.u8()? {
             TAG_STATUS => {
                 let nonce = reader.u64()?;
@@ -234,6 +287,14 @@ impl StatusReply {
                     reported_wrong: u32::from_le_bytes(reader.take(4)?.try_into().expect("4 bytes")),
                     results_sent: reader.u64()?,
                     replica_pid: u32::from_le_bytes(reader.take(4)?.try_into().expect("4 bytes")),
+                    replica_state: None,
+                };
+                let status = if version >= 2 && reader.flag()? {
+                    let executed_up_to = reader.u64()?;
+                    let digest: [u8; 32] = reader.take(32)?.try_into().expect("32 bytes");
+                    RmStatus { replica_state: Some(ReplicaState { executed_up_to, digest }), ..status }
+                } else {
+                    status
                 };
                 StatusReply::Status { nonce, status }
             }
@@ -260,18 +321,21 @@ pub fn is_status_message(bytes: &[u8]) -> bool {
 
 struct Reader<'a> {
     rest: &'a [u8],
+    /// The message's version (checked to be one this build reads).
+    version: u8,
 }
 
 impl<'a> Reader<'a> {
     fn new(bytes: &'a [u8]) -> Result<Reader<'a>, DecodeError> {
-        let mut reader = Reader { rest: bytes };
+        let mut reader = Reader { rest: bytes, version: 0 };
         if reader.u8()? != MAGIC {
             return Err(DecodeError::NotStatus);
         }
         let version = reader.u8()?;
-        if version != VERSION {
+        if !(VERSION_MIN..=VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion(version));
         }
+        reader.version = version;
         Ok(reader)
     }
 
@@ -397,6 +461,7 @@ mod tests {
             reported_wrong: 2,
             results_sent: 870,
             replica_pid: 4242,
+            replica_state: Some(ReplicaState { executed_up_to: 880, digest: [0xAB; 32] }),
         }
     }
 
@@ -424,6 +489,31 @@ mod tests {
         for reply in replies {
             assert_eq!(StatusReply::decode(&reply.encode()), Ok(reply));
         }
+    }
+
+    #[test]
+    fn a_version_1_request_gets_a_version_1_reply_without_the_replica_state() {
+        // Bytes an operator tool of version 1 sends.
+        let mut v1_request = vec![MAGIC, 1, TAG_STATUS];
+        v1_request.extend_from_slice(&7u64.to_le_bytes());
+        let (request, version) = StatusRequest::decode_versioned(&v1_request).expect("version 1 is read");
+        assert_eq!((request, version), (StatusRequest::Status { nonce: 7 }, 1));
+        let reply = StatusReply::Status { nonce: 7, status: sample_status(ReplicaPhase::Serving) };
+        let v1 = reply.encode_version(version);
+        let v2 = reply.encode();
+        assert_eq!(&v1[..2], &[MAGIC, 1]);
+        assert_eq!(v2.len(), v1.len() + 1 + 8 + 32, "version 2 appends the flag, the seq and the digest");
+        assert_eq!(&v2[2..v1.len()], &v1[2..], "version 2 keeps version 1's fields as they were");
+        let StatusReply::Status { status, .. } = StatusReply::decode(&v1).expect("decodes") else { panic!() };
+        assert_eq!(status, RmStatus { replica_state: None, ..sample_status(ReplicaPhase::Serving) });
+        // Without a replica state, version 2 carries just the flag.
+        let none = StatusReply::Status {
+            nonce: 1,
+            status: RmStatus { replica_state: None, ..sample_status(ReplicaPhase::Starting) },
+        };
+        assert_eq!(StatusReply::decode(&none.encode()), Ok(none.clone()));
+        assert_eq!(none.encode().len(), v1.len() + 1);
+        assert_eq!(ReplicaState { executed_up_to: 1, digest: [0xAB; 32] }.digest_hex(4), "abababab");
     }
 
     #[test]

@@ -79,17 +79,22 @@ pub enum ClusterScenario {
     WrongRightWrongWrong,
     /// n = 3, one client, FIFO network: replica 2 answers wrong three times in a row: replaced after the third.
     ThreeWrong,
+    /// n = 3, beyond the fault budget: replica 2 crashes after a few requests, and replica 3 crashes the moment
+    /// replica 2's manager starts replacing it, leaving replica 1 the only donor (the sole-donor rule must heal it).
+    /// The network duplicates and reorders but loses nothing.
+    TwoDown,
 }
 
 impl ClusterScenario {
     /// Every scenario, for the command line.
-    pub const ALL: [ClusterScenario; 6] = [
+    pub const ALL: [ClusterScenario; 7] = [
         ClusterScenario::Random,
         ClusterScenario::OneLiar,
         ClusterScenario::OneCrash,
         ClusterScenario::CrashAndLiar,
         ClusterScenario::WrongRightWrongWrong,
         ClusterScenario::ThreeWrong,
+        ClusterScenario::TwoDown,
     ];
 
     /// The command-line name.
@@ -101,6 +106,7 @@ impl ClusterScenario {
             ClusterScenario::CrashAndLiar => "crash-and-liar",
             ClusterScenario::WrongRightWrongWrong => "wrong-right-wrong-wrong",
             ClusterScenario::ThreeWrong => "three-wrong",
+            ClusterScenario::TwoDown => "two-down",
         }
     }
 
@@ -166,6 +172,8 @@ pub struct ClusterOutcome {
     pub replaced_healthy: u64,
     /// Replacements completed (state transfer done, back in the vote).
     pub rejoined: u64,
+    /// Recoveries restored from a single donor (the sole-donor rule).
+    pub sole_donor_restores: u64,
     /// Replica faults injected.
     pub faults_injected: u64,
     /// Replica digests compared with the oracle's.
@@ -406,6 +414,19 @@ impl Setup {
                 initial_faults[2] = Fault::CrashAfter(rng.random_range(3..=15));
                 Setup { initial_faults, ..Setup::quiet(3, rng, healthy) }
             }
+            ClusterScenario::TwoDown => {
+                let mut initial_faults = honest(3);
+                initial_faults[1] = Fault::CrashAfter(rng.random_range(3..=15));
+                // Duplication and reordering, so that late and repeated "cannot donate" answers are exercised; no
+                // loss, which could make a probe miss the one live replica and leave no donor at all.
+                let faults = FaultRates {
+                    duplicate: rng.random_range(0.0..0.1),
+                    reorder: rng.random_range(0.0..0.2),
+                    reorder_extra_ms: rng.random_range(1..=30),
+                    ..FaultRates::healthy(1, rng.random_range(2..=8))
+                };
+                Setup { initial_faults, ..Setup::quiet(3, rng, faults) }
+            }
             ClusterScenario::CrashAndLiar => {
                 let mut initial_faults = honest(4);
                 initial_faults[0] = Fault::HangAfter(rng.random_range(3..=15));
@@ -592,6 +613,8 @@ pub struct ClusterTotals {
     pub replaced_healthy: u64,
     /// Sum of `rejoined`.
     pub rejoined: u64,
+    /// Sum of `sole_donor_restores`.
+    pub sole_donor_restores: u64,
     /// Sum of `faults_injected`.
     pub faults_injected: u64,
     /// Sum of `digest_checks`.
@@ -616,6 +639,7 @@ impl ClusterTotals {
         self.replaced_crash += outcome.replaced_crash;
         self.replaced_healthy += outcome.replaced_healthy;
         self.rejoined += outcome.rejoined;
+        self.sole_donor_restores += outcome.sole_donor_restores;
         self.faults_injected += outcome.faults_injected;
         self.digest_checks += outcome.digest_checks;
         self.lost += outcome.network.lost;
@@ -1329,6 +1353,19 @@ impl World {
         replica.fault = fault;
     }
 
+    /// Kills replica `index`'s process at once (its manager notices the exit a little later).
+    fn crash_now(&mut self, index: usize) {
+        let Some(replica) = self.slots[index].replica.as_mut() else { return };
+        if !replica.alive {
+            return;
+        }
+        replica.alive = false;
+        let incarnation = replica.incarnation;
+        self.trace(|| format!("replica{} inc {incarnation} crashes (second fault)", self.slots[index].id));
+        let notice_ms = self.rng.random_range(1..=30);
+        self.schedule(notice_ms, Scheduled::Exited { index, incarnation });
+    }
+
     fn end_faults(&mut self) {
         self.faults_active = false;
         self.network.set_faults(FaultRates::healthy(1, 5));
@@ -1457,6 +1494,9 @@ impl World {
             }
             Audit::ReplacementStarted { reason: ReplaceReason::Crash, incarnation } => {
                 self.outcome.replaced_crash += 1;
+                if self.options.scenario == ClusterScenario::TwoDown && id == 2 && incarnation == 2 {
+                    self.crash_now(2);
+                }
                 let healthy = self.slots[index]
                     .replica
                     .as_ref()
@@ -1472,6 +1512,7 @@ impl World {
                 self.outcome.rejoined += 1;
                 self.slots[index].limit_reported = false;
             }
+            Audit::SoleDonorRestore { .. } => self.outcome.sole_donor_restores += 1,
             _ => {}
         }
         Ok(())

@@ -71,6 +71,21 @@ fn three_consecutive_wrong_answers_replace_exactly_once() {
 }
 
 #[test]
+fn two_of_three_down_at_once_heal_from_the_sole_donor() {
+    let seeds = env_u64("SIM_TWO_DOWN_SEEDS", 10);
+    let totals = run(ClusterScenario::TwoDown, seeds);
+    assert_eq!(
+        (totals.replaced_wrong, totals.replaced_crash, totals.rejoined),
+        (0, 2 * seeds, 2 * seeds),
+        "{totals:?}"
+    );
+    // Each seed takes at least one sole-donor restore (the second recovery may then find two donors, or not).
+    assert!(totals.sole_donor_restores >= seeds && totals.sole_donor_restores <= 2 * seeds, "{totals:?}");
+    // While two were down, clients got "unavailable" (over the budget, which invariant (d) checks), never a guess.
+    assert!(totals.unavailable > 0 && totals.unavailable == totals.unavailable_over_budget, "{totals:?}");
+}
+
+#[test]
 fn a_cluster_seed_replays_identically() {
     let options = ClusterSimOptions::default();
     let first = run_cluster(11, &options).expect("seed 11 passes");

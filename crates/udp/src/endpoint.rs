@@ -4,6 +4,7 @@
 //! fate. This file owns the socket and the timer tasks that send delayed or held-back datagrams. It deliberately
 //! does not retransmit: a lost datagram (or one lost fragment) loses its message, and the protocol above retries.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use crate::faults::{FaultDecision, FaultInjector, FaultStats, LinkFaults};
-use crate::framing::{self, DEFAULT_MAX_DATAGRAM_BYTES, Reassembler, ReassemblyLimits};
+use crate::framing::{self, DEFAULT_MAX_DATAGRAM_BYTES, Frame, Reassembler, ReassemblyLimits};
 use crate::socket::{DEFAULT_BUFFER_BYTES, bind_std};
 
 /// How long a datagram held back for reordering waits for a next datagram before it is sent anyway.
@@ -94,6 +95,8 @@ struct Held {
 struct ReceiveState {
     buffer: Box<[u8]>,
     reassembler: Reassembler<SocketAddr>,
+    /// Messages of a bundle datagram not yet returned; every receive takes these first, in order.
+    unbundled: VecDeque<(Vec<u8>, SocketAddr)>,
     /// Datagrams rejected by the framing, for diagnostics.
     malformed: u64,
 }
@@ -133,6 +136,7 @@ impl Endpoint {
             receive: Mutex::new(ReceiveState {
                 buffer: vec![0; RECEIVE_BUFFER_BYTES].into_boxed_slice(),
                 reassembler: Reassembler::new(config.reassembly),
+                unbundled: VecDeque::new(),
                 malformed: 0,
             }),
         })
@@ -155,6 +159,20 @@ impl Endpoint {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         for datagram in datagrams {
             self.send_datagram(datagram, to).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `messages` to one receiver in as few datagrams as fit (bundles, see `framing`), in order; a message
+    /// too large to share a datagram goes on its own, fragmented if need be. The receiver gets them one by one from
+    /// its receive calls, exactly as if each had been sent with [`Endpoint::send_to`]. Each datagram meets the
+    /// fault injection on its own (a dropped bundle loses all its messages).
+    pub async fn send_bundle_to(&self, messages: &[&[u8]], to: SocketAddr) -> io::Result<()> {
+        for datagram in framing::encode_bundles(messages, self.max_datagram_bytes) {
+            match datagram {
+                Ok(datagram) => self.send_datagram(datagram, to).await?,
+                Err(index) => self.send_to(messages[index], to).await?,
+            }
         }
         Ok(())
     }
@@ -258,29 +276,47 @@ impl Endpoint {
     }
 
     /// Waits until the reactor reports the socket readable (possibly spuriously: a message may already have been
-    /// read by [`Endpoint::recv_from_now`]). Cancel-safe. Follow it with [`Endpoint::try_recv_from`], whose
-    /// `None` re-arms the readiness.
+    /// read by [`Endpoint::recv_from_now`]), or returns at once while messages of a bundle wait to be taken.
+    /// Cancel-safe. Follow it with [`Endpoint::try_recv_from`], whose `None` re-arms the readiness.
     pub async fn readable(&self) -> io::Result<()> {
+        if !lock(&self.receive).unbundled.is_empty() {
+            return Ok(());
+        }
         self.socket.readable().await
     }
 
-    /// Reads queued datagrams with `receive` until one completes a message or the socket is empty.
+    /// Returns the next message of a bundle already read, else reads queued datagrams with `receive` until one
+    /// completes a message or the socket is empty.
     fn receive_queued(
         &self,
         receive: impl Fn(&mut [u8]) -> io::Result<(usize, SocketAddr)>,
     ) -> io::Result<Option<(Vec<u8>, SocketAddr)>> {
         let mut state = lock(&self.receive);
-        let ReceiveState { buffer, reassembler, malformed } = &mut *state;
+        let ReceiveState { buffer, reassembler, unbundled, malformed } = &mut *state;
+        if let Some(received) = unbundled.pop_front() {
+            return Ok(Some(received));
+        }
         loop {
             match receive(buffer) {
-                Ok((len, from)) => match reassembler.accept(Instant::now(), from, &buffer[..len]) {
-                    Ok(Some(message)) => return Ok(Some((message, from))),
-                    Ok(None) => {}
-                    Err(error) => {
-                        *malformed += 1;
-                        tracing::debug!(%error, %from, "datagram rejected");
+                Ok((len, from)) => {
+                    let accepted = match framing::decode(&buffer[..len]) {
+                        Ok(Frame::Bundle(bundle)) => {
+                            unbundled.extend(bundle.map(|message| (message.to_vec(), from)));
+                            Ok(unbundled.pop_front().map(|(message, _)| message))
+                        }
+                        // Whole messages and fragments (the reassembler decodes again: one byte of tag).
+                        Ok(_) => reassembler.accept(Instant::now(), from, &buffer[..len]),
+                        Err(error) => Err(error),
+                    };
+                    match accepted {
+                        Ok(Some(message)) => return Ok(Some((message, from))),
+                        Ok(None) => {}
+                        Err(error) => {
+                            *malformed += 1;
+                            tracing::debug!(%error, %from, "datagram rejected");
+                        }
                     }
-                },
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 // ICMP errors from an earlier send to a closed port surface here on some systems; they say

@@ -9,7 +9,14 @@
 //! ```text
 //! whole message:  [0x10] [payload ...]                                              1 byte of overhead
 //! fragment:       [0x11] [message_id: u32] [index: u16] [count: u16] [payload ...]  9 bytes of overhead
+//! bundle:         [0x12] then count >= 1 × { [len: u16] [payload ...] }             1 + 2 per message
 //! ```
+//!
+//! A bundle carries several whole messages to one receiver in one datagram, in order: a sender with a burst of
+//! small messages for the same peer (a replica manager's results for the front end) pays one system call for all
+//! of them, and so does the receiver. Bundles are never fragmented; a message too large to share a datagram is sent
+//! on its own. Receivers older than the bundle kind drop bundles as an unknown kind (every component of a
+//! deployment is built from one tree).
 //!
 //! The first byte's high nibble is the framing version, the low nibble the kind. A message that fits in one
 //! datagram is always sent whole (the hot path: one byte of overhead, no reassembly state). Larger messages are
@@ -42,13 +49,19 @@ pub const FRAMING_VERSION: u8 = 1;
 
 const KIND_WHOLE: u8 = 0x0;
 const KIND_FRAGMENT: u8 = 0x1;
+const KIND_BUNDLE: u8 = 0x2;
 const TAG_WHOLE: u8 = (FRAMING_VERSION << 4) | KIND_WHOLE;
 const TAG_FRAGMENT: u8 = (FRAMING_VERSION << 4) | KIND_FRAGMENT;
+const TAG_BUNDLE: u8 = (FRAMING_VERSION << 4) | KIND_BUNDLE;
 
 /// Bytes in front of a whole message's payload.
 pub const WHOLE_HEADER_BYTES: usize = 1;
 /// Bytes in front of a fragment's payload.
 pub const FRAGMENT_HEADER_BYTES: usize = 9;
+/// Bytes in front of a bundle's first part.
+pub const BUNDLE_HEADER_BYTES: usize = 1;
+/// Bytes in front of each message in a bundle (its length).
+pub const BUNDLE_PART_HEADER_BYTES: usize = 2;
 
 /// Why a datagram or a message could not be framed or unframed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +108,16 @@ pub enum FrameError {
     /// The configured datagram size cannot carry a fragment header and payload.
     #[error("max_datagram_bytes {0} too small")]
     DatagramTooSmall(usize),
+    /// A bundle with no message, or whose last message is cut short of its stated length.
+    #[error("bundle truncated or empty ({len} bytes)")]
+    InvalidBundle {
+        /// Length of the datagram that was received.
+        len: usize,
+    },
+    /// A bundle was handed to the reassembler: its messages are whole, so the receiver splits it with
+    /// [`Frame::Bundle`] instead.
+    #[error("a bundle is split, not reassembled")]
+    BundleNotReassembled,
 }
 
 /// One decoded datagram, borrowing from the received bytes.
@@ -113,6 +136,96 @@ pub enum Frame<'a> {
         /// This fragment's share of the message.
         payload: &'a [u8],
     },
+    /// Several complete messages, in the order they were sent (validated: at least one, none cut short).
+    Bundle(Bundle<'a>),
+}
+
+/// The messages of a bundle datagram; iterate it to get them in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bundle<'a> {
+    /// The parts after the tag: `{ len: u16, payload }` repeated.
+    parts: &'a [u8],
+}
+
+impl<'a> Iterator for Bundle<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (header, rest) = self.parts.split_first_chunk::<BUNDLE_PART_HEADER_BYTES>()?;
+        let len = usize::from(u16::from_be_bytes(*header));
+        // `decode` checked every length, so this split is in range.
+        let (message, rest) = rest.split_at(len);
+        self.parts = rest;
+        Some(message)
+    }
+}
+
+/// Checks a bundle's parts: at least one, each length within the datagram.
+fn check_bundle(parts: &[u8]) -> bool {
+    let mut rest = parts;
+    while let Some((header, after)) = rest.split_first_chunk::<BUNDLE_PART_HEADER_BYTES>() {
+        let len = usize::from(u16::from_be_bytes(*header));
+        let Some(remaining) = after.get(len..) else { return false };
+        rest = remaining;
+    }
+    rest.is_empty() && !parts.is_empty()
+}
+
+/// Largest message that can share a bundle datagram of `max_datagram_bytes` (at most `u16::MAX`).
+pub fn bundle_part_max(max_datagram_bytes: usize) -> usize {
+    max_datagram_bytes.saturating_sub(BUNDLE_HEADER_BYTES + BUNDLE_PART_HEADER_BYTES).min(usize::from(u16::MAX))
+}
+
+/// Packs `messages` into as few datagrams as `max_datagram_bytes` allows, in order. Each datagram is a bundle, or a
+/// whole-message datagram when only one message went into it (the same bytes `encode` would produce). A message
+/// above [`bundle_part_max`] cannot be bundled: it is returned as `Err(index)` in its place, for the caller to send
+/// on its own (fragmented), so the order of messages is kept.
+pub fn encode_bundles(messages: &[&[u8]], max_datagram_bytes: usize) -> Vec<Result<Vec<u8>, usize>> {
+    let part_max = bundle_part_max(max_datagram_bytes);
+    let mut out = Vec::new();
+    let mut current: Vec<&[u8]> = Vec::new();
+    let mut current_bytes = BUNDLE_HEADER_BYTES;
+    let flush = |current: &mut Vec<&[u8]>, out: &mut Vec<Result<Vec<u8>, usize>>| {
+        match current.as_slice() {
+            [] => {}
+            [only] => {
+                let mut datagram = Vec::with_capacity(WHOLE_HEADER_BYTES + only.len());
+                datagram.push(TAG_WHOLE);
+                datagram.extend_from_slice(only);
+                out.push(Ok(datagram));
+            }
+            parts => {
+                let len =
+                    BUNDLE_HEADER_BYTES + parts.iter().map(|part| BUNDLE_PART_HEADER_BYTES + part.len()).sum::<usize>();
+                let mut datagram = Vec::with_capacity(len);
+                datagram.push(TAG_BUNDLE);
+                for part in parts {
+                    // In range: parts longer than `part_max` (at most u16::MAX) are never bundled.
+                    datagram.extend_from_slice(&(part.len() as u16).to_be_bytes());
+                    datagram.extend_from_slice(part);
+                }
+                out.push(Ok(datagram));
+            }
+        }
+        current.clear();
+    };
+    for (index, message) in messages.iter().enumerate() {
+        if message.len() > part_max {
+            flush(&mut current, &mut out);
+            current_bytes = BUNDLE_HEADER_BYTES;
+            out.push(Err(index));
+            continue;
+        }
+        let needed = BUNDLE_PART_HEADER_BYTES + message.len();
+        if current_bytes + needed > max_datagram_bytes {
+            flush(&mut current, &mut out);
+            current_bytes = BUNDLE_HEADER_BYTES;
+        }
+        current.push(message);
+        current_bytes += needed;
+    }
+    flush(&mut current, &mut out);
+    out
 }
 
 /// Decodes one datagram. Never panics, whatever the bytes.
@@ -135,6 +248,8 @@ pub fn decode(datagram: &[u8]) -> Result<Frame<'_>, FrameError> {
             }
             Ok(Frame::Fragment { message_id, index, count, payload: &rest[8..] })
         }
+        TAG_BUNDLE if check_bundle(rest) => Ok(Frame::Bundle(Bundle { parts: rest })),
+        TAG_BUNDLE => Err(FrameError::InvalidBundle { len: datagram.len() }),
         other => Err(FrameError::UnknownKind(other & 0x0f)),
     }
 }
@@ -303,13 +418,15 @@ impl<P: Copy + Eq + Hash> Reassembler<P> {
 
     /// Feeds one received datagram. Returns the message it completes, if any (a whole datagram always completes
     /// one). Malformed or contradictory datagrams are errors and leave no state behind; fragments of a message
-    /// already delivered are ignored.
+    /// already delivered are ignored. A bundle is [`FrameError::BundleNotReassembled`]: the receiver splits
+    /// bundles itself (see [`Frame::Bundle`]).
     pub fn accept(&mut self, now: Instant, from: P, datagram: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
         match decode(datagram)? {
             Frame::Whole(payload) => Ok(Some(payload.to_vec())),
             Frame::Fragment { message_id, index, count, payload } => {
                 self.accept_fragment(now, from, message_id, index, count, payload)
             }
+            Frame::Bundle(_) => Err(FrameError::BundleNotReassembled),
         }
     }
 
@@ -525,10 +642,57 @@ mod tests {
         check(b"", FrameError::Empty);
         check(b"\x20abc", FrameError::UnknownVersion(2));
         check(b"\x00abc", FrameError::UnknownVersion(0));
-        check(b"\x12abc", FrameError::UnknownKind(2));
+        check(b"\x13abc", FrameError::UnknownKind(3));
+        check(b"\x12", FrameError::InvalidBundle { len: 1 });
+        check(b"\x12\0\x05ab", FrameError::InvalidBundle { len: 5 });
+        check(b"\x12\0\x01a\0", FrameError::InvalidBundle { len: 5 });
         check(b"\x11\0\0\0\x01\0\0", FrameError::TruncatedHeader { len: 7 });
         check(b"\x11\0\0\0\x01\0\x02\0\x02x", FrameError::InvalidPosition { index: 2, count: 2 });
         check(b"\x11\0\0\0\x01\0\0\0\x01x", FrameError::InvalidPosition { index: 0, count: 1 });
+    }
+
+    /// The messages the datagrams of `encode_bundles` carry, in order (`Err(index)` stands for `messages[index]`).
+    fn unbundle_all(messages: &[&[u8]], datagrams: &[Result<Vec<u8>, usize>], max: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for datagram in datagrams {
+            match datagram {
+                Ok(datagram) => {
+                    assert!(datagram.len() <= max, "a bundle datagram of {} bytes exceeds {max}", datagram.len());
+                    match decode(datagram).expect("valid datagram") {
+                        Frame::Whole(message) => out.push(message.to_vec()),
+                        Frame::Bundle(bundle) => out.extend(bundle.map(<[u8]>::to_vec)),
+                        Frame::Fragment { .. } => panic!("bundles are never fragments"),
+                    }
+                }
+                Err(index) => out.push(messages[*index].to_vec()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bundles_carry_messages_in_order_within_the_datagram_size() {
+        let max = 100;
+        let big = vec![7u8; bundle_part_max(max) + 1];
+        let fits_alone = vec![8u8; bundle_part_max(max)];
+        let messages: Vec<&[u8]> =
+            vec![b"one", b"", b"three", &big, b"five", &fits_alone, b"seven", &[9u8; 40], &[10u8; 40], b"ten"];
+        let datagrams = encode_bundles(&messages, max);
+        let expected: Vec<Vec<u8>> = messages.iter().map(|message| message.to_vec()).collect();
+        assert_eq!(unbundle_all(&messages, &datagrams, max), expected);
+        assert!(datagrams.contains(&Err(3)), "the message too large for a bundle is handed back in its place");
+        assert!(datagrams.len() < messages.len(), "small neighbours share datagrams");
+        // One message alone is a plain whole datagram, readable by the reassembler.
+        assert_eq!(encode_bundles(&[b"solo"], max), vec![Ok(b"\x10solo".to_vec())]);
+        assert_eq!(encode_bundles(&[b"ab", b"c"], max), vec![Ok(b"\x12\0\x02ab\0\x01c".to_vec())]);
+        assert!(encode_bundles(&[], max).is_empty());
+    }
+
+    #[test]
+    fn the_reassembler_refuses_bundles() {
+        let mut reassembler = Reassembler::<u8>::new(ReassemblyLimits::default());
+        let bundle = b"\x12\0\x02ab\0\x01c";
+        assert_eq!(reassembler.accept(Instant::now(), 1, bundle), Err(FrameError::BundleNotReassembled));
     }
 
     #[test]
@@ -614,6 +778,7 @@ mod tests {
 
     mod properties {
         use super::super::*;
+        use super::unbundle_all;
         use proptest::prelude::*;
 
         proptest! {
@@ -658,6 +823,29 @@ mod tests {
                     prop_assert_eq!(delivered, vec![message]);
                 }
                 prop_assert_eq!(reassembler.partial_count(), 0);
+            }
+
+            /// Any list of messages comes out of its bundles whole and in order, every datagram within the size.
+            #[test]
+            fn bundles_round_trip(
+                messages in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..40),
+                max in 20usize..200,
+            ) {
+                let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+                let datagrams = encode_bundles(&messages, max);
+                let expected: Vec<Vec<u8>> = messages.iter().map(|message| message.to_vec()).collect();
+                prop_assert_eq!(unbundle_all(&messages, &datagrams, max), expected);
+            }
+
+            /// Random bytes behind a bundle tag never panic: they decode to parts covering them exactly, or fail.
+            #[test]
+            fn random_bundles_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let mut datagram = vec![TAG_BUNDLE];
+                datagram.extend_from_slice(&body);
+                if let Ok(Frame::Bundle(bundle)) = decode(&datagram) {
+                    let covered: usize = bundle.map(|part| BUNDLE_PART_HEADER_BYTES + part.len()).sum();
+                    prop_assert_eq!(covered, body.len());
+                }
             }
 
             /// Random bytes never panic and never leave more than the limits allow.

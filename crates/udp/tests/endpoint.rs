@@ -308,3 +308,30 @@ async fn recv_from_now_reads_without_the_reactor_and_readable_still_reports_late
     sender.send_to(&big, to).await.unwrap();
     assert_eq!(recv_now(&receiver).await.0, big);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_bundle_arrives_as_separate_messages_in_order_and_in_fewer_datagrams() {
+    let sender = Endpoint::bind(loopback(), LinkFaults::default()).await.unwrap();
+    let receiver = Endpoint::bind(loopback(), LinkFaults::default()).await.unwrap();
+    let to = receiver.local_addr().unwrap();
+    let big = pattern(200_000, 3);
+    let small: Vec<Vec<u8>> = (0..50u8).map(|i| pattern(usize::from(i) * 7, i)).collect();
+    let mut messages: Vec<&[u8]> = small.iter().map(Vec::as_slice).collect();
+    messages.insert(20, &big);
+    sender.send_bundle_to(&messages, to).await.unwrap();
+    sender.send_to(b"after", to).await.unwrap();
+    let sent = sender.fault_stats().datagrams;
+    assert!(sent < messages.len() as u64, "{sent} datagrams for {} messages", messages.len());
+    // The first message comes from a real read; the rest of its bundle is queued, and `readable` says so at once.
+    let (first, from) = recv(&receiver).await;
+    assert_eq!(from, sender.local_addr().unwrap());
+    assert_eq!(first, messages[0]);
+    tokio::time::timeout(HANG_GUARD, receiver.readable()).await.expect("queued messages are readable").unwrap();
+    for expected in &messages[1..] {
+        let (message, from) = recv(&receiver).await;
+        assert_eq!(from, sender.local_addr().unwrap());
+        assert!(message == *expected, "message of {} bytes differs", expected.len());
+    }
+    assert_eq!(recv(&receiver).await.0, b"after");
+    assert_eq!(receiver.malformed_count(), 0);
+}

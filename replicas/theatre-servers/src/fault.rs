@@ -12,11 +12,12 @@ use replica_api::Fault;
 /// injected crash from a real one.
 pub const INJECTED_CRASH_EXIT_CODE: i32 = 86;
 
-/// The fault in force and, for `CrashAfter`, how many more jobs run before the crash.
+/// The fault in force and, for `CrashAfter`, how many more jobs run before the crash; for `LieNext`, how many more
+/// answers are lies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FaultState {
     fault: Fault,
-    /// `CrashAfter`: jobs still to execute before exiting.
+    /// `CrashAfter`: jobs still to execute before exiting. `LieNext`: lies still to tell.
     crash_in_jobs: u64,
 }
 
@@ -24,8 +25,11 @@ impl FaultState {
     pub fn new(fault: Fault) -> FaultState {
         let crash_in_jobs = match fault {
             Fault::CrashAfter { requests } => requests,
+            Fault::LieNext { jobs } => jobs,
             _ => 0,
         };
+        // `LieNext { jobs: 0 }` lies about nothing: it is `None` from the start.
+        let fault = if fault == (Fault::LieNext { jobs: 0 }) { Fault::None } else { fault };
         FaultState { fault, crash_in_jobs }
     }
 
@@ -38,9 +42,12 @@ impl FaultState {
         matches!(self.fault, Fault::CrashAfter { .. }) && self.crash_in_jobs == 0
     }
 
-    /// Counts one executed job.
+    /// Counts one executed job. A `LieNext` whose lies are all told becomes `None`.
     pub fn job_executed(&mut self) {
         self.crash_in_jobs = self.crash_in_jobs.saturating_sub(1);
+        if matches!(self.fault, Fault::LieNext { .. }) && self.crash_in_jobs == 0 {
+            self.fault = Fault::None;
+        }
     }
 
     /// `Slow`: how long to hold back each `Executed` answer.
@@ -51,8 +58,9 @@ impl FaultState {
         }
     }
 
+    /// The answer to the job being executed must be a lie (`Lie`, or `LieNext` with lies left).
     pub fn lies(&self) -> bool {
-        self.fault == Fault::Lie
+        matches!(self.fault, Fault::Lie | Fault::LieNext { .. })
     }
 }
 
@@ -197,5 +205,22 @@ mod tests {
         assert!(!FaultState::new(Fault::None).crash_due());
         assert_eq!(FaultState::new(Fault::Slow { delay_ms: 40 }).answer_delay_ms(), 40);
         assert!(FaultState::new(Fault::Lie).lies());
+    }
+
+    #[test]
+    fn lie_next_lies_exactly_that_many_times_then_behaves() {
+        for jobs in [0, 1, 3] {
+            let mut state = FaultState::new(Fault::LieNext { jobs });
+            let mut lies = 0;
+            for _ in 0..10 {
+                if state.lies() {
+                    lies += 1;
+                }
+                state.job_executed();
+            }
+            assert_eq!(lies, jobs, "lie-next={jobs}");
+            assert_eq!(state.fault(), Fault::None);
+            assert!(!state.crash_due());
+        }
     }
 }

@@ -51,9 +51,10 @@ struct Cli {
     /// How often log files are flushed to the OS.
     #[arg(long, default_value_t = 200)]
     log_flush_ms: u64,
-    /// Injected fault (tests, demonstrations): `lie`, `crash-after=N` (exit abruptly after N jobs), `slow=MS`
-    /// (delay every answer to executed jobs), or `none`. The config's `[[replicas]].fault` is not read here: the
-    /// replica manager passes it to the first replica only, so that replacements run without it.
+    /// Injected fault (tests, demonstrations): `lie`, `lie-next=N` (the next N answers wrong), `crash-after=N` (exit
+    /// abruptly after N jobs), `slow=MS` (delay every answer to executed jobs), or `none`. The config's
+    /// `[[replicas]].fault` is not read here: the replica manager passes it to the first replica only, so that
+    /// replacements run without it.
     #[arg(long, default_value = "none")]
     fault: replica_api::Fault,
 }
