@@ -152,6 +152,12 @@ pub enum Command {
     Fault(FaultArgs),
     /// Benchmark: start standalone and replicated deployments in turn on this host, bench each, print ratios.
     Compare(CompareArgs),
+    /// Chaos run: a private cluster under a tracked booking load takes seeded random replica kills, lies and
+    /// crashes on top of UDP loss for a bounded time, then the history is checked. Exits 2 on any violation.
+    Chaos(ChaosArgs),
+    /// Failure demonstration: start a private cluster, drive load, inject one fault scenario and narrate what
+    /// happens, ending with the evidence. Exits 2 when a step is not observed in time or the history check fails.
+    Demo(DemoArgs),
     /// Grader: run the scenario suite (booking rules, SOAP faults, concurrency, failures) against --endpoint or
     /// against private local deployments; exits 1 when a case failed.
     Grade(GradeArgs),
@@ -179,6 +185,87 @@ pub struct GradeArgs {
     /// List the cases (id, group, scenario, result codes) and exit.
     #[arg(long)]
     pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// How long to inject events under load, e.g. 10m or 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Seed of the event schedule and of the workload's choices (same seed, same schedule).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Replicas: 3 (config/cineflix.toml) or 4 (config/replicated-n4.toml, which also takes a crash and a liar at
+    /// once).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=4))]
+    pub replicas: u8,
+    /// Probability of drop, of duplication and of reordering of each datagram on every UDP link.
+    #[arg(long, default_value_t = 0.01)]
+    pub loss: f64,
+    /// Also write the final summary to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Requests without an answer (SOAP fault, timeout) still accepted as a pass.
+    #[arg(long, default_value_t = 0)]
+    pub allowed_unknown: u64,
+    /// Directory holding cineflix.toml and replicated-n4.toml.
+    #[arg(long, default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Keep the private cluster's configuration and logs (always kept when the run fails).
+    #[arg(long)]
+    pub keep_logs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The failure scenario.
+    #[arg(value_enum)]
+    pub scenario: DemoScenario,
+    /// Seed of the workload's choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Directory holding cineflix.toml and replicated-n4.toml.
+    #[arg(long, default_value = "config")]
+    pub config_dir: PathBuf,
+    /// Keep the private cluster's configuration and logs (always kept when the run fails).
+    #[arg(long)]
+    pub keep_logs: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    /// A replica's process is killed with SIGKILL under load.
+    Crash,
+    /// A replica starts answering wrongly under load.
+    Liar,
+    /// Wrong, wrong, right does not replace a replica; three wrong in a row does.
+    ThreeStrikes,
+    /// n = 4: one replica killed and another lying at the same moment.
+    CrashAndLie,
+    /// 1% datagram loss, duplication and reordering on every UDP link.
+    Loss,
+}
+
+impl DemoScenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoScenario::Crash => "crash",
+            DemoScenario::Liar => "liar",
+            DemoScenario::ThreeStrikes => "three-strikes",
+            DemoScenario::CrashAndLie => "crash-and-lie",
+            DemoScenario::Loss => "loss",
+        }
+    }
+
+    pub fn summary(self) -> &'static str {
+        match self {
+            DemoScenario::Crash => "a replica crashes (SIGKILL) under load",
+            DemoScenario::Liar => "a replica lies under load",
+            DemoScenario::ThreeStrikes => "the three-consecutive rule and its reset",
+            DemoScenario::CrashAndLie => "four replicas: one crashes and another lies at the same moment",
+            DemoScenario::Loss => "datagram loss, duplication and reordering on every UDP link",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,9 +7,11 @@
 //! transport error, 64 usage error (see `outcome`).
 
 mod bench;
+mod chaos;
 mod cli;
 mod client;
 mod compare;
+mod demo;
 mod grade;
 mod interactive;
 mod json;
@@ -17,6 +19,7 @@ mod operator;
 mod outcome;
 mod userid;
 mod userlog;
+mod workload;
 
 use clap::Parser as _;
 use cli::{Cli, Command, CustomerArgs, GlobalArgs};
@@ -48,6 +51,8 @@ fn run(cli: Cli) -> u8 {
         Command::Status(args) => operator::status(&args, global.json),
         Command::Fault(args) => operator::fault(&args, global.json),
         Command::Compare(args) => compare::run(&global, &args),
+        Command::Chaos(args) => chaos::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Grade(args) => grade::run(&global, &args),
         Command::Interactive => match make_client(&global) {
             Ok(client) => {
@@ -154,6 +159,8 @@ fn request_for(command: Command) -> Result<(UserId, booking::Request), String> {
         | Command::Status(_)
         | Command::Fault(_)
         | Command::Compare(_)
+        | Command::Chaos(_)
+        | Command::Demo(_)
         | Command::Grade(_) => {
             unreachable!("handled before building a one-shot request")
         }

@@ -150,7 +150,7 @@ async fn rm_row(id: u16, address: SocketAddr, bound: Duration) -> Row {
     row
 }
 
-fn phase_name(phase: manager::ReplicaPhase) -> String {
+pub(crate) fn phase_name(phase: manager::ReplicaPhase) -> String {
     match phase {
         manager::ReplicaPhase::Serving => "serving".into(),
         manager::ReplicaPhase::Starting => "starting".into(),
@@ -204,7 +204,7 @@ fn frontend_row(config: &config::Config, bound: Duration) -> Row {
 }
 
 /// `GET /status` over a plain connection; the body on 200.
-fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, String> {
+pub(crate) fn http_get_status(address: SocketAddr, bound: Duration) -> Result<String, String> {
     let mut stream = TcpStream::connect_timeout(&address, bound).map_err(|e| format!("cannot connect: {e}"))?;
     stream.set_read_timeout(Some(bound)).map_err(|e| e.to_string())?;
     let request = format!("GET /status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+pub(crate) use workload::Rng;
 use workload::{Mix, OpKind, Workload, World};
 
 /// Days of slots the setup phase creates, from today on. Few slots keep listings short

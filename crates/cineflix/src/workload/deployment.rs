@@ -1,0 +1,332 @@
+//! The cluster side of `cineflix chaos` and `cineflix demo`: a private deployment started from a shipped config,
+//! and an [`Observer`] that watches it (replica manager status, replica digests, new log lines), breaks it (SIGKILL
+//! a replica, inject a fault) and narrates with timestamps.
+//!
+//! Every wait here is a bounded poll of an observed condition; nothing sleeps in place of a condition. Deliberately
+//! not here: what to break when (`chaos`, `demo`) or how to judge the outcome (`history`).
+
+use super::history::{ReplicaState, check_digests, hex8};
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a private deployment may take to answer its first request.
+pub const START_WAIT: Duration = Duration::from_secs(60);
+/// SIGTERM grace before SIGKILL when the deployment stops.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often conditions are polled (a polling interval, not a settle delay).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// One status or digest question's bound.
+const QUERY_BOUND: Duration = Duration::from_millis(500);
+
+/// A private deployment, started, with the scratch directory it lives in.
+pub struct Running {
+    pub deployment: cluster::PrivateDeployment,
+    pub cluster: cluster::Cluster,
+    pub endpoint: crate::client::Endpoint,
+}
+
+/// Relocates `template` into a fresh scratch directory named after `slug`, lets `edit` change its configuration
+/// (link faults, initial replica faults), and starts it.
+pub fn start(template: &Path, slug: &str, edit: impl FnOnce(&mut config::Config)) -> Result<Running, String> {
+    let dir = std::env::temp_dir().join(format!("cineflix-{slug}-{}", std::process::id()));
+    let mut deployment =
+        cluster::PrivateDeployment::from_template(template, &dir).map_err(|error| format!("{error:#}"))?;
+    edit(&mut deployment.config);
+    let cluster = deployment.start(START_WAIT).map_err(|error| format!("{error:#}"))?;
+    let endpoint = crate::client::Endpoint::parse(&deployment.endpoint())?;
+    Ok(Running { deployment, cluster, endpoint })
+}
+
+impl Running {
+    pub fn log_path(&self, file: &str) -> PathBuf {
+        self.deployment.config.logs.dir.join(file)
+    }
+
+    /// Stops every component; removes the scratch directory (config and logs) unless `keep_logs`.
+    pub fn stop(mut self, keep_logs: bool) {
+        self.cluster.stop(STOP_GRACE);
+        if keep_logs {
+            eprintln!("logs kept in {}", self.deployment.config.logs.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.deployment.dir);
+        }
+    }
+}
+
+/// One replica as the front end sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrontendView {
+    pub incarnation: u64,
+    pub in_vote: bool,
+    /// Wrong results in a row of the current incarnation (a right one resets it).
+    pub consecutive_wrong: u64,
+    /// Wrong results ever counted for this replica id (all incarnations).
+    pub wrong_total: u64,
+}
+
+/// Watches and breaks a running deployment, and prints what it sees with wall-clock and elapsed timestamps.
+pub struct Observer {
+    runtime: tokio::runtime::Runtime,
+    /// Replica id → (manager address, replica control address).
+    replicas: Vec<(u16, SocketAddr, SocketAddr)>,
+    started: Instant,
+}
+
+impl Observer {
+    pub fn new(config: &config::Config) -> Result<Observer, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start a runtime: {error}"))?;
+        let replicas = config.replicas.iter().map(|replica| (replica.id, replica.manager, replica.replica.control));
+        Ok(Observer { runtime, replicas: replicas.collect(), started: Instant::now() })
+    }
+
+    pub fn replica_ids(&self) -> Vec<u16> {
+        self.replicas.iter().map(|(id, _, _)| *id).collect()
+    }
+
+    /// `[08:41:07.123 +12.345s] text`.
+    pub fn say(&self, text: &str) {
+        let now = jiff::Zoned::now();
+        println!("[{} +{:>8.3}s] {text}", now.strftime("%H:%M:%S%.3f"), self.started.elapsed().as_secs_f64());
+    }
+
+    fn manager(&self, id: u16) -> Result<SocketAddr, String> {
+        self.replicas
+            .iter()
+            .find(|(rid, _, _)| *rid == id)
+            .map(|(_, manager, _)| *manager)
+            .ok_or(format!("no replica {id}"))
+    }
+
+    pub fn status(&self, id: u16) -> Result<rm::status::RmStatus, String> {
+        let manager = self.manager(id)?;
+        self.runtime.block_on(rm::status::query_status(manager, QUERY_BOUND)).map_err(|error| error.to_string())
+    }
+
+    /// Every replica manager's status, in replica order (an unanswered one is an `Err`).
+    pub fn statuses(&self) -> Vec<(u16, Result<rm::status::RmStatus, String>)> {
+        self.replica_ids().into_iter().map(|id| (id, self.status(id))).collect()
+    }
+
+    pub fn inject(&self, id: u16, fault: replica_api::Fault) -> Result<u64, String> {
+        let manager = self.manager(id)?;
+        self.runtime
+            .block_on(rm::status::inject_fault(manager, fault, Duration::from_secs(3)))
+            .map_err(|error| format!("replica {id}: {error}"))
+    }
+
+    /// SIGKILLs replica `id`'s current process; returns its pid.
+    pub fn kill_replica(&self, id: u16) -> Result<u32, String> {
+        let status = self.status(id)?;
+        if status.replica_pid == 0 {
+            return Err(format!("replica {id} has no process running"));
+        }
+        let pid = status.replica_pid;
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .map_err(|error| format!("cannot run kill: {error}"))?;
+        if !killed.success() {
+            return Err(format!("kill -9 {pid} failed ({killed})"));
+        }
+        Ok(pid)
+    }
+
+    /// Polls `condition` until it gives a value or `bound` passes.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        bound: Duration,
+        mut condition: impl FnMut() -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(value) = condition() {
+                return Ok(value);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("gave up after {:.0} s waiting for {what}", bound.as_secs_f64()));
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// The front end's view of replica `id` from its `GET /status`.
+    pub fn frontend_view(&self, frontend: SocketAddr, id: u16) -> Option<FrontendView> {
+        let body = crate::operator::http_get_status(frontend, QUERY_BOUND).ok()?;
+        crate::operator::json_objects(&body, "replicas").into_iter().find_map(|replica| {
+            let number = |key: &str| crate::operator::json_number(&replica, key).unwrap_or(0);
+            (crate::operator::json_number(&replica, "id")? == u64::from(id)).then(|| FrontendView {
+                incarnation: number("incarnation"),
+                in_vote: !replica.contains("\"in_vote\":false"),
+                consecutive_wrong: number("consecutive_wrong"),
+                wrong_total: number("wrong"),
+            })
+        })
+    }
+
+    /// Every replica serving and in the vote.
+    pub fn all_voting(&self) -> bool {
+        self.statuses().iter().all(|(_, status)| {
+            status.as_ref().is_ok_and(|status| status.in_vote && status.phase == manager::ReplicaPhase::Serving)
+        })
+    }
+
+    /// One replica's `(next_expected, digest)` straight from its control address.
+    pub fn replica_state(&self, id: u16) -> Result<ReplicaState, String> {
+        let control = self
+            .replicas
+            .iter()
+            .find(|(rid, _, _)| *rid == id)
+            .map(|(_, _, control)| *control)
+            .ok_or(format!("no replica {id}"))?;
+        self.runtime.block_on(async {
+            let endpoint = udp::Endpoint::bind("127.0.0.1:0".parse().expect("literal"), udp::LinkFaults::default())
+                .await
+                .map_err(|error| error.to_string())?;
+            let question = replica_api::ToReplica::Status.encode();
+            let deadline = tokio::time::Instant::now() + QUERY_BOUND;
+            while tokio::time::Instant::now() < deadline {
+                endpoint.send_to(&question, control).await.map_err(|error| error.to_string())?;
+                let resend_at = (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline);
+                while let Ok(received) = tokio::time::timeout_at(resend_at, endpoint.recv_from()).await {
+                    let (reply, from) = received.map_err(|error| error.to_string())?;
+                    if from != control {
+                        continue;
+                    }
+                    if let Ok(replica_api::FromReplica::Status { next_expected, digest }) =
+                        replica_api::FromReplica::decode(&reply)
+                    {
+                        return Ok(ReplicaState { replica_id: id, next_expected, digest });
+                    }
+                }
+            }
+            Err(format!("replica {id} did not answer a status question"))
+        })
+    }
+
+    /// Waits (up to `bound`) until every replica is in the vote and all are at the same seq with the same digest;
+    /// returns the last states read either way, and whether they agreed.
+    pub fn converge(&self, bound: Duration) -> (Vec<ReplicaState>, bool) {
+        let deadline = Instant::now() + bound;
+        loop {
+            let states: Vec<ReplicaState> =
+                self.replica_ids().into_iter().filter_map(|id| self.replica_state(id).ok()).collect();
+            let complete = states.len() == self.replicas.len();
+            let agreed = complete && check_digests(&states).is_none() && self.all_voting();
+            if agreed || Instant::now() >= deadline {
+                return (states, agreed);
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// `replica 1 seq 123 digest 0a1b...` per replica.
+    pub fn describe_states(states: &[ReplicaState]) -> Vec<String> {
+        states
+            .iter()
+            .map(|state| {
+                format!(
+                    "replica {} at seq {} digest {}",
+                    state.replica_id,
+                    state.next_expected - 1,
+                    hex8(&state.digest)
+                )
+            })
+            .collect()
+    }
+}
+
+/// New lines of a growing log file (a component's own log), read from where the last call stopped.
+pub struct LogTail {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl LogTail {
+    /// Tails `path` from its current end (lines written earlier are not reported).
+    pub fn from_end(path: PathBuf) -> LogTail {
+        let offset = std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+        LogTail { path, offset, partial: String::new() }
+    }
+
+    /// The complete lines written since the last call.
+    pub fn new_lines(&mut self) -> Vec<String> {
+        let Ok(mut file) = std::fs::File::open(&self.path) else { return Vec::new() };
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut bytes = Vec::new();
+        if file.read_to_end(&mut bytes).is_err() {
+            return Vec::new();
+        }
+        self.offset += bytes.len() as u64;
+        self.partial.push_str(&String::from_utf8_lossy(&bytes));
+        let mut lines: Vec<String> = self.partial.split('\n').map(str::to_owned).collect();
+        self.partial = lines.pop().unwrap_or_default();
+        lines
+    }
+}
+
+/// The value of `key=` in a log line (`key=value`, up to the next space or comma).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{key}="))? + key.len() + 1;
+    let rest = &line[start..];
+    Some(rest.split([' ', ',']).next().unwrap_or(rest).trim_matches('"'))
+}
+
+/// A log line without ANSI colour codes, shortened for narration.
+pub fn excerpt(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for end in chars.by_ref() {
+                if end.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let plain = plain.trim();
+    if plain.chars().count() > 160 {
+        format!("{}...", plain.chars().take(160).collect::<String>())
+    } else {
+        plain.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_and_excerpts() {
+        let line = "2026-11-21T08:00:00Z WARN wrong result request_id=17 seq=40 replica=2 consecutive=3";
+        assert_eq!(field(line, "replica"), Some("2"));
+        assert_eq!(field(line, "consecutive"), Some("3"));
+        assert_eq!(field(line, "nothing"), None);
+        assert_eq!(excerpt("\u{1b}[33mWARN\u{1b}[0m x=1 "), "WARN x=1");
+    }
+
+    #[test]
+    fn a_tail_reports_only_new_complete_lines() {
+        let path = std::env::temp_dir().join(format!("cineflix-tail-{}.log", std::process::id()));
+        std::fs::write(&path, "old line\n").unwrap();
+        let mut tail = LogTail::from_end(path.clone());
+        assert!(tail.new_lines().is_empty());
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut file, b"first\nsecond wrong replica=2\nhalf").unwrap();
+        assert_eq!(tail.new_lines(), vec!["first", "second wrong replica=2"]);
+        std::io::Write::write_all(&mut file, b" done\n").unwrap();
+        assert_eq!(tail.new_lines(), vec!["half done"]);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
