@@ -383,8 +383,8 @@ impl<'a> Reader<'a> {
 pub enum ClientError {
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
-    /// No answer within the bound (the RM is down, or the address is wrong).
-    #[error("no answer from the replica manager at {addr} within {bound_ms} ms")]
+    /// No answer within the bound (the RM or replica is down, or the address is wrong).
+    #[error("no answer from {addr} within {bound_ms} ms")]
     Timeout { addr: SocketAddr, bound_ms: u64 },
     /// The RM answered that the fault could not be set.
     #[error("the replica manager could not set the fault: {0}")]
@@ -425,6 +425,29 @@ pub async fn query_status(addr: SocketAddr, bound: Duration) -> Result<RmStatus,
         StatusReply::Status { status, .. } => Ok(status),
         other => Err(ClientError::FaultFailed(format!("unexpected reply {other:?}"))),
     }
+}
+
+/// Asks a replica itself (replica-api `Status` at its control address, resent every 100 ms) for its position and
+/// digest: what operators' tools compare across replicas, and what [`RmStatus::replica_state`] relays.
+pub async fn query_replica(control: SocketAddr, bound: Duration) -> Result<ReplicaState, ClientError> {
+    use replica_api::{FromReplica, ToReplica};
+    let local: SocketAddr = if control.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal address");
+    let endpoint = udp::Endpoint::bind(local, udp::LinkFaults::default()).await?;
+    let deadline = tokio::time::Instant::now() + bound;
+    let question = ToReplica::Status.encode();
+    while tokio::time::Instant::now() < deadline {
+        endpoint.send_to(&question, control).await?;
+        let resend_at = (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline);
+        while let Ok(received) = tokio::time::timeout_at(resend_at, endpoint.recv_from()).await {
+            let (reply, from) = received?;
+            if from == control
+                && let Ok(FromReplica::Status { next_expected, digest }) = FromReplica::decode(&reply)
+            {
+                return Ok(ReplicaState { executed_up_to: next_expected.saturating_sub(1), digest });
+            }
+        }
+    }
+    Err(ClientError::Timeout { addr: control, bound_ms: bound.as_millis() as u64 })
 }
 
 /// Injects `fault` into the current replica of the replica manager at `addr`; returns the replica's incarnation.

@@ -382,11 +382,10 @@ impl Target {
     /// Each replica's `(next_expected, digest)`, asked directly over replica-api `Status`.
     pub fn replica_digests(&self) -> Vec<(u16, Result<ReplicaState, String>)> {
         let replicas = self.replicas();
-        let faults = udp::LinkFaults::default();
         self.block_on(async {
             let mut out = Vec::new();
             for replica in &replicas {
-                out.push((replica.id, replica_status(replica.replica.control, faults.clone()).await));
+                out.push((replica.id, replica_status(replica.replica.control).await));
             }
             out
         })
@@ -436,6 +435,9 @@ impl Target {
     }
 }
 
+/// How long one replica may take to answer a `Status` question.
+const REPLICA_STATUS_BOUND: Duration = Duration::from_secs(1);
+
 /// A replica's `(next_expected, digest)` as its `Status` answer gives them.
 pub type ReplicaState = (u64, [u8; 32]);
 
@@ -444,31 +446,9 @@ fn hex8(digest: &[u8; 32]) -> String {
 }
 
 /// replica-api `Status` to a replica's control address: `(next_expected, digest)`.
-async fn replica_status(control: SocketAddr, faults: udp::LinkFaults) -> Result<ReplicaState, String> {
-    use replica_api::{FromReplica, ToReplica};
-    let local: SocketAddr = if control.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("literal");
-    let endpoint = udp::Endpoint::bind(local, faults).await.map_err(|error| error.to_string())?;
-    let request = ToReplica::Status.encode();
-    for _ in 0..5 {
-        endpoint.send_to(&request, control).await.map_err(|error| error.to_string())?;
-        let wait = tokio::time::sleep(Duration::from_millis(200));
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                () = &mut wait => break,
-                received = endpoint.recv_from() => {
-                    let (bytes, from) = received.map_err(|error| error.to_string())?;
-                    if from != control {
-                        continue;
-                    }
-                    if let Ok(FromReplica::Status { next_expected, digest }) = FromReplica::decode(&bytes) {
-                        return Ok((next_expected, digest));
-                    }
-                }
-            }
-        }
-    }
-    Err(format!("no Status answer from {control}"))
+async fn replica_status(control: SocketAddr) -> Result<ReplicaState, String> {
+    let state = rm::status::query_replica(control, REPLICA_STATUS_BOUND).await.map_err(|error| error.to_string())?;
+    Ok((state.executed_up_to + 1, state.digest))
 }
 
 /// `GET /status` on the front end's HTTP listener (the endpoint's host and port).

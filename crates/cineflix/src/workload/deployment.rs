@@ -184,29 +184,11 @@ impl Observer {
             .find(|(rid, _, _)| *rid == id)
             .map(|(_, _, control)| *control)
             .ok_or(format!("no replica {id}"))?;
-        self.runtime.block_on(async {
-            let endpoint = udp::Endpoint::bind("127.0.0.1:0".parse().expect("literal"), udp::LinkFaults::default())
-                .await
-                .map_err(|error| error.to_string())?;
-            let question = replica_api::ToReplica::Status.encode();
-            let deadline = tokio::time::Instant::now() + QUERY_BOUND;
-            while tokio::time::Instant::now() < deadline {
-                endpoint.send_to(&question, control).await.map_err(|error| error.to_string())?;
-                let resend_at = (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline);
-                while let Ok(received) = tokio::time::timeout_at(resend_at, endpoint.recv_from()).await {
-                    let (reply, from) = received.map_err(|error| error.to_string())?;
-                    if from != control {
-                        continue;
-                    }
-                    if let Ok(replica_api::FromReplica::Status { next_expected, digest }) =
-                        replica_api::FromReplica::decode(&reply)
-                    {
-                        return Ok(ReplicaState { replica_id: id, next_expected, digest });
-                    }
-                }
-            }
-            Err(format!("replica {id} did not answer a status question"))
-        })
+        let state = self
+            .runtime
+            .block_on(rm::status::query_replica(control, QUERY_BOUND))
+            .map_err(|error| format!("replica {id} did not answer a status question: {error}"))?;
+        Ok(ReplicaState { replica_id: id, next_expected: state.executed_up_to + 1, digest: state.digest })
     }
 
     /// Waits (up to `bound`) until every replica is in the vote and all are at the same seq with the same digest;
