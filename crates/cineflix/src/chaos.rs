@@ -27,6 +27,9 @@ const CUSTOMERS_PER_TASK: usize = 3;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// A faulty replica must be back in the vote within this long, or the run fails (liveness).
 const RECOVERY_BOUND: Duration = Duration::from_secs(60);
+/// How long a victim whose injection was not confirmed may take to be replaced (crash agreement takes well under
+/// a second on loopback).
+const UNCONFIRMED_BOUND: Duration = Duration::from_secs(10);
 const CONVERGE_BOUND: Duration = Duration::from_secs(60);
 /// Gaps between events, drawn uniformly (milliseconds).
 const GAP_MIN_MS: u64 = 1_000;
@@ -245,10 +248,19 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
         let injected_at = Instant::now();
         if let Err(message) = inject(&observer, &event) {
             // The fault may have been set and acted on before its confirmation came back (a lost reply over lossy
-            // UDP, retried after the replica already crashed): a victim already replaced is a fault injected.
-            let replaced_meanwhile = before
-                .iter()
-                .any(|(&id, &incarnation)| observer.status(id).is_ok_and(|status| status.incarnation > incarnation));
+            // UDP, retried after the replica already crashed: "no replica is running"): a victim replaced right
+            // after is a fault injected. Its replacement follows the managers' crash agreement, so it is awaited
+            // (bounded) rather than looked for once; a replica the fault never reached is not replaced at all.
+            let replaced_meanwhile = observer
+                .wait_for("the victim of an unconfirmed injection to be replaced", UNCONFIRMED_BOUND, || {
+                    before
+                        .iter()
+                        .any(|(&id, &incarnation)| {
+                            observer.status(id).is_ok_and(|status| status.incarnation > incarnation)
+                        })
+                        .then_some(())
+                })
+                .is_ok();
             if replaced_meanwhile {
                 observer
                     .say(&format!("event {number}: no confirmation ({message}), but the victim is already replaced"));
