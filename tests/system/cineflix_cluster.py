@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -523,6 +524,25 @@ def launch_replicated(cluster: ReplicatedCluster) -> None:
 # ----- helpers shared by the replicated-mode tests -----
 
 POLL_S = 0.05  # polling interval of wait_until, not a settle delay
+
+
+class BackgroundLoad:
+    """A client thread running `run` (a loop until `stop_event` is set) inside a `with` block."""
+
+    def __init__(self):
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(timeout=30)
 
 
 def client_for(cluster) -> zeep.proxy.ServiceProxy:

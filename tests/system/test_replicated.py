@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 
 import pytest
 
-from cineflix_cluster import client_for, remove_work_dir, start_replicated_cluster, wait_until
+from cineflix_cluster import BackgroundLoad, client_for, remove_work_dir, start_replicated_cluster, wait_until
 from cineflix_dates import movie_id, show_date
 
 # Replacement involves starting a process and transferring state; generous for a loaded 2-core machine.
@@ -45,18 +44,17 @@ def digests_agree(cluster, replica_ids) -> bool:
     return all(answer is not None for answer in answers) and len(set(answers)) == 1
 
 
-class BookingLoad:
+class BookingLoad(BackgroundLoad):
     """A thread booking one ticket at a time, round-robin over customers, until stopped. Records every outcome."""
 
     def __init__(self, cluster, slot: str, customers: list[str]):
+        super().__init__()
         self.service = client_for(cluster)
         self.slot = slot
         self.customers = customers
         self.booked = {customer: 0 for customer in customers}
         self.failures: list[str] = []
         self.done = 0
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         index = 0
@@ -72,14 +70,6 @@ class BookingLoad:
             except Exception as error:  # a SOAP fault or a transport error is a failed client request
                 self.failures.append(f"{customer}: {error!r}")
             self.done += 1
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        self.thread.join(timeout=30)
 
 
 def test_a_replica_killed_under_load_costs_no_request_and_is_replaced(replicated):

@@ -29,7 +29,8 @@ import time
 import pytest
 import zeep.exceptions
 
-from cineflix_cluster import REPO_ROOT, client_for, remove_work_dir, start_replicated_cluster_from, wait_until
+from cineflix_cluster import (REPO_ROOT, BackgroundLoad, client_for, remove_work_dir, start_replicated_cluster_from,
+                              wait_until)
 from cineflix_dates import movie_id, show_date
 
 # Replacing a replica starts a process and transfers state; bounded so that the whole test stays under a minute.
@@ -101,18 +102,31 @@ def replaced_and_voting(cluster, replica_id: int, old_pid: int | None = None) ->
                 and "in vote" in row["detail"] and pid is not None and pid != old_pid)
 
 
-class OneTicketEach:
+class OneTicketEach(BackgroundLoad):
     """A thread in which every request has a known answer: a fresh customer books one ticket in a big slot (OK), then
     reads their schedule (exactly that ticket). Runs until stopped; records every acknowledged booking and every
-    wrong or failed answer."""
+    wrong or failed answer. With `allow_unavailable`, a SERVICE_UNAVAILABLE fault is a clean answer (counted; the
+    booking it answered has an unknown outcome); a wrong answer or any other failure is always a problem."""
 
-    def __init__(self, cluster, slot: str):
+    def __init__(self, cluster, slot: str, allow_unavailable: bool = False):
+        super().__init__()
         self.service = client_for(cluster)
         self.slot = slot
+        self.allow_unavailable = allow_unavailable
         self.booked: list[str] = []
+        self.unknown: list[str] = []
+        self.unavailable = 0
         self.problems: list[str] = []
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def clean_fault(self, what: str, error: Exception) -> bool:
+        """Records a failed call; True when it is an allowed SERVICE_UNAVAILABLE fault."""
+        if (self.allow_unavailable and isinstance(error, zeep.exceptions.Fault)
+                and fault_code(error) == "SERVICE_UNAVAILABLE"):
+            self.unavailable += 1
+            return True
+        code = fault_code(error) if isinstance(error, zeep.exceptions.Fault) else None
+        self.problems.append(f"{what}: {code or ''} {error!r}")
+        return False
 
     def run(self):
         number = 0
@@ -121,23 +135,21 @@ class OneTicketEach:
             customer = f"ATWC{number:04d}"
             try:
                 result = self.service.bookMovieTickets(customer, customer, self.slot, "Avatar", 1)
-                if not (result.success and result.code == "OK"):
-                    self.problems.append(f"book {customer}: {result.code} {result.message}")
-                    continue
-                self.booked.append(customer)
+            except Exception as error:  # a SOAP fault or a transport error
+                if self.clean_fault(f"book {customer}", error):
+                    self.unknown.append(customer)
+                continue
+            if not (result.success and result.code == "OK"):
+                self.problems.append(f"book {customer}: {result.code} {result.message}")
+                continue
+            self.booked.append(customer)
+            try:
                 tickets = schedule_tickets(self.service, customer)
-                if tickets != {self.slot: 1}:
-                    self.problems.append(f"schedule {customer}: {tickets}")
-            except Exception as error:  # a SOAP fault or a transport error is a failed client request
-                self.problems.append(f"{customer}: {error!r}")
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        self.thread.join(timeout=30)
+            except Exception as error:
+                self.clean_fault(f"schedule {customer}", error)
+                continue
+            if tickets != {self.slot: 1}:
+                self.problems.append(f"schedule {customer}: {tickets}")
 
 
 def test_n4_one_crash_and_one_liar_at_once_cost_no_request_and_both_are_replaced(replicated_n4):
@@ -275,59 +287,6 @@ def fault_code(fault: zeep.exceptions.Fault) -> str | None:
     return None if error is None else error.findtext(f"{{{SERVICE_NS}}}code")
 
 
-class OneTicketEachAllowingUnavailable:
-    """Like OneTicketEach, but a SERVICE_UNAVAILABLE fault is a clean answer (recorded, its booking's outcome
-    unknown); a wrong answer or any other failure is a problem."""
-
-    def __init__(self, cluster, slot: str):
-        self.service = client_for(cluster)
-        self.slot = slot
-        self.booked: list[str] = []
-        self.unknown: list[str] = []
-        self.unavailable = 0
-        self.problems: list[str] = []
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        number = 0
-        while not self.stop_event.is_set():
-            number += 1
-            customer = f"ATWC{number:04d}"
-            try:
-                result = self.service.bookMovieTickets(customer, customer, self.slot, "Avatar", 1)
-            except zeep.exceptions.Fault as fault:
-                if fault_code(fault) != "SERVICE_UNAVAILABLE":
-                    self.problems.append(f"book {customer}: fault {fault_code(fault)} {fault.message}")
-                self.unavailable += 1
-                self.unknown.append(customer)
-                continue
-            except Exception as error:
-                self.problems.append(f"book {customer}: {error!r}")
-                continue
-            if not (result.success and result.code == "OK"):
-                self.problems.append(f"book {customer}: {result.code} {result.message}")
-                continue
-            self.booked.append(customer)
-            try:
-                tickets = schedule_tickets(self.service, customer)
-            except zeep.exceptions.Fault as fault:
-                if fault_code(fault) != "SERVICE_UNAVAILABLE":
-                    self.problems.append(f"schedule {customer}: fault {fault_code(fault)} {fault.message}")
-                self.unavailable += 1
-                continue
-            if tickets != {self.slot: 1}:
-                self.problems.append(f"schedule {customer}: {tickets}")
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_event.set()
-        self.thread.join(timeout=30)
-
-
 def test_n3_two_replicas_down_at_once_give_clean_faults_and_the_cluster_heals(replicated_n3):
     cluster = replicated_n3
     started = time.monotonic()
@@ -336,7 +295,7 @@ def test_n3_two_replicas_down_at_once_give_clean_faults_and_the_cluster_heals(re
     capacity = 10000
     assert service.addMovieSlots("ATWA0001", slot, "Avatar", capacity).success
 
-    with OneTicketEachAllowingUnavailable(cluster, slot) as load:
+    with OneTicketEach(cluster, slot, allow_unavailable=True) as load:
         wait_until("20 bookings before the faults", lambda: len(load.booked) >= 20, 20, cluster)
         first, second = cluster.replica_pid(2), cluster.replica_pid(3)
         assert first is not None and second is not None
