@@ -41,31 +41,8 @@ fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     bail!("{name} not found next to {} (build it: cargo build -p theatre-servers)", me.display())
 }
 
-/// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; ctrl-c only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shell::init_logging();
     let cli = Cli::parse();
     let config = config::Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
     let replica_binary = match cli.replica_binary {
@@ -80,5 +57,5 @@ fn main() -> anyhow::Result<()> {
         replica_binary,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-    runtime.block_on(rm::run(options, shutdown_signal())).context("replica manager")
+    runtime.block_on(rm::run(options, shell::shutdown_signal())).context("replica manager")
 }

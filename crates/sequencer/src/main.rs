@@ -97,23 +97,6 @@ impl AuditLog {
     }
 }
 
-/// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; ctrl-c only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 async fn send(endpoint: &Endpoint, book: &AddressBook, members: &[NodeId], transmit: &Transmit, buffer: &mut Vec<u8>) {
     buffer.clear();
     transmit.message.encode(buffer);
@@ -172,7 +155,7 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
     ));
     tracing::info!(addr = %config.sequencer.addr, ?members, "sequencer up");
 
-    let shutdown = shutdown_signal();
+    let shutdown = shell::shutdown_signal();
     tokio::pin!(shutdown);
     let mut flush = tokio::time::interval(LOG_FLUSH_INTERVAL);
     let mut buffer = Vec::new();
@@ -223,13 +206,7 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shell::init_logging();
     let cli = Cli::parse();
     let config = config::Config::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
     let logs_dir = cli.logs_dir.clone().unwrap_or_else(|| config.logs.dir.clone());

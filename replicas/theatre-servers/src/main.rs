@@ -111,38 +111,8 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
     })
 }
 
-/// Completes on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; ctrl-c only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shell::init_logging();
     let cli = Cli::parse();
     let options = options(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
@@ -154,7 +124,7 @@ fn main() -> anyhow::Result<()> {
             control.set_fault(cli.fault);
         }
         tracing::info!(name = %options.name, theatres = ?options.theatres, control = options.with_control, "replica up");
-        let stats = process.serve(shutdown_signal()).await.context("serving")?;
+        let stats = process.serve(shell::shutdown_signal()).await.context("serving")?;
         tracing::info!(?stats, "replica stopped");
         Ok(())
     })

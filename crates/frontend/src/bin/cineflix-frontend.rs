@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         match config.frontend.mode {
             config::Mode::Standalone => {
                 tracing::info!(%local, replica = %config.standalone.control, "front end listening (standalone mode)");
-                frontend::run_standalone(&config, listener, shutdown_signal())
+                frontend::run_standalone(&config, listener, shell::shutdown_signal())
                     .await
                     .with_context(|| format!("cannot bind the front end's UDP address {}", config.frontend.udp))
             }
@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
                     vote = ?config.frontend.vote,
                     "front end listening (replicated mode)"
                 );
-                frontend::run_replicated(&config, listener, shutdown_signal()).await.with_context(|| {
+                frontend::run_replicated(&config, listener, shell::shutdown_signal()).await.with_context(|| {
                     format!(
                         "cannot bind the front end's UDP addresses {} and {}",
                         config.frontend.udp, config.frontend.results
@@ -81,26 +81,4 @@ fn main() -> anyhow::Result<()> {
     tracing::info!("front end stopped");
     drop(log);
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the front end");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
