@@ -405,8 +405,10 @@ impl Target {
                 return if answered.iter().all(|(_, _, other)| *other == digest) {
                     Ok(format!("{} digests equal at seq {}", answered.len(), next - 1))
                 } else {
-                    let shown: Vec<String> =
-                        answered.iter().map(|(id, _, digest)| format!("r{id}:{}", hex8(digest))).collect();
+                    let shown: Vec<String> = answered
+                        .iter()
+                        .map(|(id, _, digest)| format!("r{id}:{}", crate::workload::history::hex8(digest)))
+                        .collect();
                     fail(format!("digests differ at seq {}: {}", next - 1, shown.join(" ")))
                 };
             }
@@ -414,7 +416,7 @@ impl Target {
                 let shown: Vec<String> = digests
                     .iter()
                     .map(|(id, answer)| match answer {
-                        Ok((next, digest)) => format!("r{id}@{}:{}", next - 1, hex8(digest)),
+                        Ok((next, digest)) => format!("r{id}@{}:{}", next - 1, crate::workload::history::hex8(digest)),
                         Err(error) => format!("r{id}: {error}"),
                     })
                     .collect();
@@ -440,10 +442,6 @@ const REPLICA_STATUS_BOUND: Duration = Duration::from_secs(1);
 
 /// A replica's `(next_expected, digest)` as its `Status` answer gives them.
 pub type ReplicaState = (u64, [u8; 32]);
-
-fn hex8(digest: &[u8; 32]) -> String {
-    digest[..4].iter().map(|byte| format!("{byte:02x}")).collect()
-}
 
 /// replica-api `Status` to a replica's control address: `(next_expected, digest)`.
 async fn replica_status(control: SocketAddr) -> Result<ReplicaState, String> {

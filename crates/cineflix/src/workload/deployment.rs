@@ -5,7 +5,7 @@
 //! Every wait here is a bounded poll of an observed condition; nothing sleeps in place of a condition. Deliberately
 //! not here: what to break when (`chaos`, `demo`) or how to judge the outcome (`history`).
 
-use super::history::{ReplicaState, check_digests, hex8};
+use super::history::{ReplicaState, check_digests};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -209,17 +209,7 @@ impl Observer {
 
     /// `replica 1 seq 123 digest 0a1b...` per replica.
     pub fn describe_states(states: &[ReplicaState]) -> Vec<String> {
-        states
-            .iter()
-            .map(|state| {
-                format!(
-                    "replica {} at seq {} digest {}",
-                    state.replica_id,
-                    state.next_expected - 1,
-                    hex8(&state.digest)
-                )
-            })
-            .collect()
+        states.iter().map(ToString::to_string).collect()
     }
 }
 

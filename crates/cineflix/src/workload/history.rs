@@ -404,23 +404,19 @@ pub struct ReplicaState {
     pub digest: [u8; 32],
 }
 
+/// `replica 1 at seq 123 digest 0a1b2c3d4e5f6a7b`.
+impl std::fmt::Display for ReplicaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "replica {} at seq {} digest {}", self.replica_id, self.next_expected - 1, hex8(&self.digest))
+    }
+}
+
 /// `None` when every replica is at the same seq with the same digest (and there is at least one).
 pub fn check_digests(states: &[ReplicaState]) -> Option<Violation> {
     let first = states.first()?;
     let agree = states.iter().all(|state| state.next_expected == first.next_expected && state.digest == first.digest);
     (!agree).then(|| Violation::DigestsDiffer {
-        detail: states
-            .iter()
-            .map(|state| {
-                format!(
-                    "replica {} at seq {} digest {}",
-                    state.replica_id,
-                    state.next_expected - 1,
-                    hex8(&state.digest)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
+        detail: states.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
     })
 }
 
