@@ -63,6 +63,10 @@ const REPLACE_REPORT_RETRY_MS: u64 = 200;
 /// An undecided round asks the managers whose result it lacks to re-send it after this long, and again every this
 /// long (the front end's `[replication] result_resend_ms` default).
 const RESULT_RESEND_MS: u64 = 50;
+/// Datagrams a paused replica manager's socket buffers hold (beyond them, arrivals are dropped, as by a kernel).
+const HELD_DATAGRAMS_MAX: usize = 4_096;
+/// The sequencer's history in every scenario but `PausedRm`.
+const HISTORY_CAPACITY: usize = 1_024;
 
 /// Which cluster the seed builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,11 +87,16 @@ pub enum ClusterScenario {
     /// replica 2's manager starts replacing it, leaving replica 1 the only donor (the sole-donor rule must heal it).
     /// The network duplicates and reorders but loses nothing.
     TwoDown,
+    /// n = 3, no replica faults, a network that duplicates and reorders but loses nothing, a sequencer history of
+    /// 16 and a member timeout of 200 to 600 ms: one replica manager (a random one) is paused (SIGSTOP) early on for
+    /// 1.5 to 4 s while clients keep the group busy. The group must go on without it (the sequencer drops it), and
+    /// when it resumes it must learn it is behind and come back by state transfer (`ReplaceReason::Behind`).
+    PausedRm,
 }
 
 impl ClusterScenario {
     /// Every scenario, for the command line.
-    pub const ALL: [ClusterScenario; 7] = [
+    pub const ALL: [ClusterScenario; 8] = [
         ClusterScenario::Random,
         ClusterScenario::OneLiar,
         ClusterScenario::OneCrash,
@@ -95,6 +104,7 @@ impl ClusterScenario {
         ClusterScenario::WrongRightWrongWrong,
         ClusterScenario::ThreeWrong,
         ClusterScenario::TwoDown,
+        ClusterScenario::PausedRm,
     ];
 
     /// The command-line name.
@@ -107,6 +117,7 @@ impl ClusterScenario {
             ClusterScenario::WrongRightWrongWrong => "wrong-right-wrong-wrong",
             ClusterScenario::ThreeWrong => "three-wrong",
             ClusterScenario::TwoDown => "two-down",
+            ClusterScenario::PausedRm => "paused-rm",
         }
     }
 
@@ -170,12 +181,21 @@ pub struct ClusterOutcome {
     pub replaced_crash: u64,
     /// Crash replacements of a replica that was in fact healthy (probes lost on a lossy network).
     pub replaced_healthy: u64,
+    /// Replacements because the manager's ordering member fell behind the sequencer's history (it was dropped
+    /// while paused): its replica is restored by state transfer past the gap.
+    pub replaced_behind: u64,
     /// Replacements completed (state transfer done, back in the vote).
     pub rejoined: u64,
     /// Recoveries restored from a single donor (the sole-donor rule).
     pub sole_donor_restores: u64,
     /// Replica faults injected.
     pub faults_injected: u64,
+    /// Pauses of a replica manager process that ended (it resumed).
+    pub pauses: u64,
+    /// Answers decided while a replica manager was paused (the group did not wait for it).
+    pub decided_while_paused: u64,
+    /// Datagrams to a paused replica manager dropped because its receive buffer was full.
+    pub held_dropped: u64,
     /// Replica digests compared with the oracle's.
     pub digest_checks: u64,
     /// Highest seq ordered.
@@ -304,11 +324,22 @@ struct SimReplica {
 #[derive(Debug)]
 struct RmSlot {
     id: ReplicaId,
+    /// What the member is rebuilt with when it is behind the sequencer's history.
+    member_config: MemberConfig,
     member: Member,
     manager: Manager,
     replica: Option<SimReplica>,
     /// The front end has reported `consecutive >= 3` for this replica since it last (re)joined.
     limit_reported: bool,
+    /// The manager process is stopped (SIGSTOP): its member and manager take no events and send nothing.
+    paused: bool,
+    /// It was paused at some point (a `Behind` replacement of a manager never paused is a violation).
+    was_paused: bool,
+    /// Datagrams that arrived while it was paused, and those that arrived since behind them: its socket buffers,
+    /// read in order once it resumes (`Event::Backlog`).
+    held: VecDeque<(Addr, Wire)>,
+    /// Notices about its replica process (started, exited) that came while it was paused.
+    deferred: Vec<Scheduled>,
 }
 
 #[derive(Debug)]
@@ -346,8 +377,22 @@ struct Client {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Scheduled {
-    Started { index: usize, incarnation: u64 },
-    Exited { index: usize, incarnation: u64 },
+    Started {
+        index: usize,
+        incarnation: u64,
+    },
+    Exited {
+        index: usize,
+        incarnation: u64,
+    },
+    /// Replica manager `index`'s process is stopped for `for_ms`.
+    Pause {
+        index: usize,
+        for_ms: u64,
+    },
+    Resume {
+        index: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,6 +401,8 @@ enum Event {
     Sequencer,
     Member(usize),
     Manager(usize),
+    /// A resumed replica manager reads the next datagram held while it was paused.
+    Backlog(usize),
     Submitter,
     Voter,
     FrontEndTimer,
@@ -375,6 +422,20 @@ struct Setup {
     chaos_probability: f64,
     think_max_ms: u64,
     initial_faults: Vec<Fault>,
+    /// `SequencerConfig::history_capacity`.
+    history_capacity: usize,
+    /// `SequencerConfig::member_timeout_ms`; `None` keeps the config's default.
+    member_timeout_ms: Option<u64>,
+    pause: Option<Pause>,
+}
+
+/// One replica manager process stopped for a while.
+#[derive(Clone, Copy, Debug)]
+struct Pause {
+    index: usize,
+    /// After the start of the simulation.
+    at_ms: u64,
+    for_ms: u64,
 }
 
 impl Setup {
@@ -402,6 +463,9 @@ impl Setup {
                     chaos_probability: rng.random_range(0.1..0.6),
                     think_max_ms: rng.random_range(0..=40),
                     initial_faults: honest(replicas),
+                    history_capacity: HISTORY_CAPACITY,
+                    member_timeout_ms: None,
+                    pause: None,
                 }
             }
             ClusterScenario::OneLiar => {
@@ -426,6 +490,30 @@ impl Setup {
                     ..FaultRates::healthy(1, rng.random_range(2..=8))
                 };
                 Setup { initial_faults, ..Setup::quiet(3, rng, faults) }
+            }
+            ClusterScenario::PausedRm => {
+                // As in TwoDown: no loss, so that a `Behind` replacement can only come from the pause.
+                let faults = FaultRates {
+                    duplicate: rng.random_range(0.0..0.1),
+                    reorder: rng.random_range(0.0..0.2),
+                    reorder_extra_ms: rng.random_range(1..=30),
+                    ..FaultRates::healthy(1, rng.random_range(2..=8))
+                };
+                // A small history fills within a few requests, and a timeout well below the voter's request timeout
+                // (1,500 ms) keeps the stall before the drop from costing any request. The pause outlasts the
+                // timeout plus the time to fill half the history (a few ms under load) by far.
+                let member_timeout_ms = rng.random_range(200..=600);
+                let pause = Pause {
+                    index: rng.random_range(0..3),
+                    at_ms: rng.random_range(20..=150),
+                    for_ms: rng.random_range(1_500..=4_000),
+                };
+                Setup {
+                    history_capacity: 16,
+                    member_timeout_ms: Some(member_timeout_ms),
+                    pause: Some(pause),
+                    ..Setup::quiet(3, rng, faults)
+                }
             }
             ClusterScenario::CrashAndLiar => {
                 let mut initial_faults = honest(4);
@@ -456,6 +544,9 @@ impl Setup {
             chaos_probability: 0.0,
             think_max_ms: rng.random_range(0..=20),
             initial_faults: vec![Fault::Honest; replicas],
+            history_capacity: HISTORY_CAPACITY,
+            member_timeout_ms: None,
+            pause: None,
         }
     }
 
@@ -503,7 +594,12 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
     let ids: Vec<ReplicaId> = (1..=setup.replicas as u16).collect();
     let members: Vec<NodeId> = ids.iter().map(|&id| NodeId(id)).collect();
     let start_ms = START_MS;
-    let sequencer_config = SequencerConfig { history_capacity: 1024, ..SequencerConfig::new(SEQUENCER, members) };
+    let default_config = SequencerConfig::new(SEQUENCER, members);
+    let sequencer_config = SequencerConfig {
+        history_capacity: setup.history_capacity,
+        member_timeout_ms: setup.member_timeout_ms.unwrap_or(default_config.member_timeout_ms),
+        ..default_config
+    };
     let mut pending_faults = BTreeMap::new();
     let slots = ids
         .iter()
@@ -517,10 +613,15 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
             );
             RmSlot {
                 id,
-                member: Member::new(member_config, start_ms),
+                member: Member::new(member_config.clone(), start_ms),
+                member_config,
                 manager: Manager::new(ManagerConfig::new(id, ids.clone()), start_ms),
                 replica: None,
                 limit_reported: false,
+                paused: false,
+                was_paused: false,
+                held: VecDeque::new(),
+                deferred: Vec::new(),
             }
         })
         .collect();
@@ -538,7 +639,7 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
     let clients = (0..setup.client_count)
         .map(|_| Client { outstanding: None, next_at_ms: Some(start_ms + rng.random_range(0..=20)) })
         .collect();
-    let world = World {
+    let mut world = World {
         seed,
         options: options.clone(),
         network: Network::new(setup.faults),
@@ -567,6 +668,9 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
     };
     if world.options.trace {
         eprintln!("seed {seed}: {:?}", world.setup);
+    }
+    if let Some(Pause { index, at_ms, for_ms }) = world.setup.pause {
+        world.schedule(at_ms, Scheduled::Pause { index, for_ms });
     }
     world.run()
 }
@@ -611,12 +715,22 @@ pub struct ClusterTotals {
     pub replaced_crash: u64,
     /// Sum of `replaced_healthy`.
     pub replaced_healthy: u64,
+    /// Sum of `replaced_behind`.
+    pub replaced_behind: u64,
     /// Sum of `rejoined`.
     pub rejoined: u64,
     /// Sum of `sole_donor_restores`.
     pub sole_donor_restores: u64,
     /// Sum of `faults_injected`.
     pub faults_injected: u64,
+    /// Sum of `pauses`.
+    pub pauses: u64,
+    /// Sum of `decided_while_paused`.
+    pub decided_while_paused: u64,
+    /// Seeds in which at least one answer was decided while a replica manager was paused.
+    pub seeds_decided_while_paused: u64,
+    /// Sum of `held_dropped`.
+    pub held_dropped: u64,
     /// Sum of `digest_checks`.
     pub digest_checks: u64,
     /// Datagrams lost.
@@ -638,9 +752,14 @@ impl ClusterTotals {
         self.replaced_wrong += outcome.replaced_wrong;
         self.replaced_crash += outcome.replaced_crash;
         self.replaced_healthy += outcome.replaced_healthy;
+        self.replaced_behind += outcome.replaced_behind;
         self.rejoined += outcome.rejoined;
         self.sole_donor_restores += outcome.sole_donor_restores;
         self.faults_injected += outcome.faults_injected;
+        self.pauses += outcome.pauses;
+        self.decided_while_paused += outcome.decided_while_paused;
+        self.seeds_decided_while_paused += u64::from(outcome.decided_while_paused > 0);
+        self.held_dropped += outcome.held_dropped;
         self.digest_checks += outcome.digest_checks;
         self.lost += outcome.network.lost;
     }
@@ -735,13 +854,18 @@ impl World {
         if self.outcome.requests < self.options.requests {
             return true;
         }
-        // Faults stay until repaired, and repair needs traffic (suspicions, wrong answers): keep clients busy.
-        !self.faults_active && self.outcome.requests < self.options.requests * 20 && !self.all_healthy()
+        // Faults stay until repaired, and repair needs traffic (suspicions, wrong answers): keep clients busy. A
+        // paused manager is dropped only once the history fills behind it: keep them busy while it is stopped too.
+        self.outcome.requests < self.options.requests * 20
+            && ((!self.faults_active && !self.all_healthy()) || self.slots.iter().any(|slot| slot.paused))
     }
 
     fn all_healthy(&self) -> bool {
         self.slots.iter().all(|slot| {
-            slot.manager.is_serving() && slot.replica.as_ref().is_some_and(|replica| replica.fault == Fault::Honest)
+            !slot.paused
+                && slot.held.is_empty()
+                && slot.manager.is_serving()
+                && slot.replica.as_ref().is_some_and(|replica| replica.fault == Fault::Honest)
         })
     }
 
@@ -754,9 +878,12 @@ impl World {
         };
         consider(self.network.next_delivery_ms());
         consider(self.sequencer.poll_timeout());
-        for slot in &self.slots {
+        for slot in self.slots.iter().filter(|slot| !slot.paused) {
             consider(slot.member.poll_timeout());
             consider(slot.manager.poll_timeout());
+            if !slot.held.is_empty() {
+                consider(Some(self.now_ms));
+            }
         }
         consider(self.front_end.submitter.poll_timeout());
         consider(self.voter_timeout());
@@ -788,12 +915,15 @@ impl World {
         if due(self.sequencer.poll_timeout()) {
             events.push(Event::Sequencer);
         }
-        for (index, slot) in self.slots.iter().enumerate() {
+        for (index, slot) in self.slots.iter().enumerate().filter(|(_, slot)| !slot.paused) {
             if due(slot.member.poll_timeout()) {
                 events.push(Event::Member(index));
             }
             if due(slot.manager.poll_timeout()) {
                 events.push(Event::Manager(index));
+            }
+            if !slot.held.is_empty() {
+                events.push(Event::Backlog(index));
             }
         }
         if due(self.front_end.submitter.poll_timeout()) {
@@ -839,6 +969,10 @@ impl World {
             Event::Sequencer => self.sequencer.handle_timeout(now),
             Event::Member(index) => self.slots[index].member.handle_timeout(now),
             Event::Manager(index) => self.slots[index].manager.handle_timeout(now),
+            Event::Backlog(index) => {
+                let (from, wire) = self.slots[index].held.pop_front().expect("a held datagram is due");
+                self.manager_receives(index, from, wire);
+            }
             Event::Submitter => self.front_end.submitter.handle_timeout(now),
             Event::Voter => {
                 self.front_end.voter.handle_timeout(now);
@@ -880,6 +1014,10 @@ impl World {
     fn run_scheduled(&mut self, scheduled: Scheduled) {
         let now = self.now_ms;
         match scheduled {
+            Scheduled::Exited { index, .. } if self.slots[index].paused => {
+                // A stopped process learns of its child's exit only when it runs again.
+                self.slots[index].deferred.push(scheduled);
+            }
             Scheduled::Started { index, incarnation } => {
                 let fault = self.pending_faults.remove(&index).unwrap_or(Fault::Honest);
                 self.trace(|| format!("replica{} inc {incarnation} started ({fault:?})", self.slots[index].id));
@@ -893,11 +1031,45 @@ impl World {
                     alive: true,
                     hung: false,
                 });
-                self.slots[index].manager.handle_replica_started(now, incarnation);
+                if self.slots[index].paused {
+                    // The process runs (it answers probes), but its manager learns it is up only when it resumes.
+                    self.slots[index].deferred.push(scheduled);
+                } else {
+                    self.slots[index].manager.handle_replica_started(now, incarnation);
+                }
             }
             Scheduled::Exited { index, incarnation } => {
                 self.trace(|| format!("replica{} inc {incarnation} exit seen", self.slots[index].id));
                 self.slots[index].manager.handle_replica_exited(now, incarnation);
+            }
+            Scheduled::Pause { index, for_ms } => {
+                self.trace(|| format!("rm{} paused for {for_ms} ms", self.slots[index].id));
+                let slot = &mut self.slots[index];
+                slot.paused = true;
+                slot.was_paused = true;
+                self.schedule(for_ms, Scheduled::Resume { index });
+            }
+            Scheduled::Resume { index } => {
+                let slot = &mut self.slots[index];
+                slot.paused = false;
+                let deferred = std::mem::take(&mut slot.deferred);
+                let held = slot.held.len();
+                self.outcome.pauses += 1;
+                self.trace(|| format!("rm{} resumes with {held} datagrams held", self.slots[index].id));
+                // Its timers and its socket backlog are due at once, in the random order of due events.
+                for scheduled in deferred {
+                    match scheduled {
+                        Scheduled::Started { incarnation, .. } => {
+                            self.trace(|| format!("replica{} inc {incarnation} start seen", self.slots[index].id));
+                            self.slots[index].manager.handle_replica_started(now, incarnation);
+                        }
+                        Scheduled::Exited { incarnation, .. } => {
+                            self.trace(|| format!("replica{} inc {incarnation} exit seen", self.slots[index].id));
+                            self.slots[index].manager.handle_replica_exited(now, incarnation);
+                        }
+                        Scheduled::Pause { .. } | Scheduled::Resume { .. } => {}
+                    }
+                }
             }
         }
     }
@@ -975,6 +1147,7 @@ impl World {
                     )));
                 }
                 self.outcome.decided += 1;
+                self.outcome.decided_while_paused += u64::from(self.slots.iter().any(|slot| slot.paused));
                 self.decided_ids.insert(round);
                 self.finish_round(round);
             }
@@ -1087,9 +1260,12 @@ impl World {
         match transmit.to {
             Destination::Node(node) => self.send(from, addr_of(node), Wire::Ordering(transmit.message)),
             Destination::Members => {
-                for index in 0..self.slots.len() {
-                    let to = Addr::Manager(self.slots[index].id);
-                    self.send(from, to, Wire::Ordering(transmit.message.clone()));
+                // Only to the members the sequencer counts as live: one dropped for silence gets only its probes
+                // (`Destination` allows skipping members the sequencer reports as not live).
+                let live: Vec<NodeId> =
+                    self.sequencer.members().filter(|&(_, live)| live).map(|(member, _)| member).collect();
+                for member in live {
+                    self.send(from, addr_of(member), Wire::Ordering(transmit.message.clone()));
                 }
             }
         }
@@ -1103,36 +1279,51 @@ impl World {
             (Addr::FrontEnd, Wire::Manager(message)) => self.front_end_receives(message),
             (Addr::Manager(id), wire) => {
                 let index = self.index_of(id);
-                let manager = &mut self.slots[index].manager;
-                match wire {
-                    Wire::Ordering(message) => self.slots[index].member.handle(now, message),
-                    Wire::Manager(ManagerMessage::Report(report)) => manager.handle_report(now, report),
-                    Wire::Manager(ManagerMessage::Peer(message)) => manager.handle_peer(now, message),
-                    Wire::Manager(ManagerMessage::ResendResult(request)) => manager.handle_resend_result(now, request),
-                    Wire::Manager(_) | Wire::ToReplica(_) => {}
-                    Wire::FromReplica { incarnation, body } => match body {
-                        FromReplica::Executed { next_expected, results } => {
-                            if self.options.trace {
-                                let seqs: Vec<u64> = results.iter().map(|(seq, _)| *seq).collect();
-                                eprintln!("    rm{id} hears executed next {next_expected} results {seqs:?}");
-                            }
-                            let manager = &mut self.slots[index].manager;
-                            manager.handle_executed(now, incarnation, next_expected, results)
-                        }
-                        FromReplica::Snapshot { executed_up_to, bytes } => {
-                            manager.handle_snapshot_taken(now, incarnation, executed_up_to, bytes)
-                        }
-                        FromReplica::Restored { next_expected } => {
-                            manager.handle_restored(now, incarnation, next_expected)
-                        }
-                        FromReplica::ProbeAnswer { probe_id } => manager.handle_probe_answered(now, probe_id),
-                    },
+                let slot = &mut self.slots[index];
+                if slot.paused || !slot.held.is_empty() {
+                    // Stopped, or still reading what came while it was: behind the others in its socket buffers.
+                    if slot.held.len() < HELD_DATAGRAMS_MAX {
+                        slot.held.push_back((from, wire));
+                    } else {
+                        self.outcome.held_dropped += 1;
+                    }
+                } else {
+                    self.manager_receives(index, from, wire);
                 }
             }
             (Addr::Replica(id), Wire::ToReplica(message)) => self.replica_receives(from, id, message)?,
             _ => {}
         }
         Ok(())
+    }
+
+    /// A datagram read by replica manager `index`'s process (its ordering member or its manager).
+    fn manager_receives(&mut self, index: usize, from: Addr, wire: Wire) {
+        let now = self.now_ms;
+        let id = self.slots[index].id;
+        let manager = &mut self.slots[index].manager;
+        match wire {
+            Wire::Ordering(message) => self.slots[index].member.handle(now, message),
+            Wire::Manager(ManagerMessage::Report(report)) => manager.handle_report(now, report),
+            Wire::Manager(ManagerMessage::Peer(message)) => manager.handle_peer(now, message),
+            Wire::Manager(ManagerMessage::ResendResult(request)) => manager.handle_resend_result(now, request),
+            Wire::Manager(_) | Wire::ToReplica(_) => {}
+            Wire::FromReplica { incarnation, body } => match body {
+                FromReplica::Executed { next_expected, results } => {
+                    if self.options.trace {
+                        let seqs: Vec<u64> = results.iter().map(|(seq, _)| *seq).collect();
+                        eprintln!("    rm{id} hears executed next {next_expected} results {seqs:?} (from {from:?})");
+                    }
+                    let manager = &mut self.slots[index].manager;
+                    manager.handle_executed(now, incarnation, next_expected, results)
+                }
+                FromReplica::Snapshot { executed_up_to, bytes } => {
+                    manager.handle_snapshot_taken(now, incarnation, executed_up_to, bytes)
+                }
+                FromReplica::Restored { next_expected } => manager.handle_restored(now, incarnation, next_expected),
+                FromReplica::ProbeAnswer { probe_id } => manager.handle_probe_answered(now, probe_id),
+            },
+        }
     }
 
     fn index_of(&self, id: ReplicaId) -> usize {
@@ -1287,7 +1478,7 @@ impl World {
                 .is_none_or(|replica| replica.fault != Fault::Honest || !replica.alive || replica.hung || replica.lied);
             let out_at_front_end = self.front_end.memberships.get(&slot.id).is_some_and(|(_, in_vote)| !in_vote)
                 || self.front_end.pending_replace.contains_key(&slot.id);
-            if faulty || out_at_front_end || !slot.manager.is_serving() {
+            if faulty || out_at_front_end || slot.paused || !slot.manager.is_serving() {
                 impaired.insert(slot.id);
             }
             if slot.replica.as_ref().is_some_and(|replica| replica.fault.lies() || replica.lied) {
@@ -1391,6 +1582,26 @@ impl World {
             self.send_ordering(Addr::Sequencer, transmit);
         }
         for index in 0..self.slots.len() {
+            if self.slots[index].paused {
+                continue;
+            }
+            if let Some(first) = self.slots[index].member.behind() {
+                // What the RM shell does (`MemberNode::spawn_resuming`, rm's `skip_to`): rebuild the member past the
+                // gap, and have the manager replace its replica, restored by state transfer beyond it.
+                let now = self.now_ms;
+                let slot = &mut self.slots[index];
+                let delivered_up_to = slot.manager.delivered_up_to();
+                slot.member = Member::new_at(slot.member_config.clone(), now, first);
+                slot.manager.handle_behind(now, first);
+                self.trace(|| {
+                    format!(
+                        "rm{} is behind: member rebuilt at seq {first} (skips {}..={})",
+                        self.slots[index].id,
+                        delivered_up_to + 1,
+                        first - 1
+                    )
+                });
+            }
             while self.slots[index].manager.ready_for_delivery() {
                 let Some(entry) = self.slots[index].member.poll_deliver() else { break };
                 self.check_delivery(index, &entry)?;
@@ -1506,6 +1717,14 @@ impl World {
                     if self.setup.faults.loss == 0.0 {
                         return Err(self.violation(format!("rm{id} replaced a live replica on a loss-free network")));
                     }
+                }
+            }
+            Audit::ReplacementStarted { reason: ReplaceReason::Behind, .. } => {
+                self.outcome.replaced_behind += 1;
+                if !self.slots[index].was_paused && self.setup.faults.loss == 0.0 {
+                    return Err(self.violation(format!(
+                        "rm{id} fell behind the sequencer's history on a loss-free network without being paused"
+                    )));
                 }
             }
             Audit::Rejoined { .. } => {
