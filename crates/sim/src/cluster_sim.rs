@@ -194,6 +194,12 @@ pub struct ClusterOutcome {
     pub pauses: u64,
     /// Answers decided while a replica manager was paused (the group did not wait for it).
     pub decided_while_paused: u64,
+    /// The longest a decided request took, from issue to answer.
+    pub slowest_decided_ms: u64,
+    /// Members the sequencer dropped for silence (`SequencerStats::members_dropped`).
+    pub members_dropped: u64,
+    /// Dropped members that came back (`SequencerStats::members_returned`).
+    pub members_returned: u64,
     /// Datagrams to a paused replica manager dropped because its receive buffer was full.
     pub held_dropped: u64,
     /// Replica digests compared with the oracle's.
@@ -345,6 +351,7 @@ struct RmSlot {
 #[derive(Debug)]
 struct Round {
     client: usize,
+    opened_ms: u64,
     lost_at_open: u64,
     /// Replicas impaired (faulty, out of the vote at the front end or at their manager) at any moment the round
     /// was open.
@@ -729,6 +736,12 @@ pub struct ClusterTotals {
     pub decided_while_paused: u64,
     /// Seeds in which at least one answer was decided while a replica manager was paused.
     pub seeds_decided_while_paused: u64,
+    /// Largest `slowest_decided_ms`.
+    pub slowest_decided_ms: u64,
+    /// Sum of `members_dropped`.
+    pub members_dropped: u64,
+    /// Sum of `members_returned`.
+    pub members_returned: u64,
     /// Sum of `held_dropped`.
     pub held_dropped: u64,
     /// Sum of `digest_checks`.
@@ -759,6 +772,9 @@ impl ClusterTotals {
         self.pauses += outcome.pauses;
         self.decided_while_paused += outcome.decided_while_paused;
         self.seeds_decided_while_paused += u64::from(outcome.decided_while_paused > 0);
+        self.slowest_decided_ms = self.slowest_decided_ms.max(outcome.slowest_decided_ms);
+        self.members_dropped += outcome.members_dropped;
+        self.members_returned += outcome.members_returned;
         self.held_dropped += outcome.held_dropped;
         self.digest_checks += outcome.digest_checks;
         self.lost += outcome.network.lost;
@@ -1087,7 +1103,14 @@ impl World {
                 self.front_end.voter.open(request_id, self.now_ms);
                 let (impaired, liars) = self.impaired();
                 let lost_at_open = self.network.stats().lost;
-                let round = Round { client: index, lost_at_open, impaired, liars, answered: BTreeSet::new() };
+                let round = Round {
+                    client: index,
+                    opened_ms: self.now_ms,
+                    lost_at_open,
+                    impaired,
+                    liars,
+                    answered: BTreeSet::new(),
+                };
                 self.front_end.rounds.insert(request_id, round);
                 self.front_end.resends.push_back((self.now_ms + RESULT_RESEND_MS, request_id));
                 self.clients[index].outstanding = Some(request_id);
@@ -1149,7 +1172,9 @@ impl World {
                 self.outcome.decided += 1;
                 self.outcome.decided_while_paused += u64::from(self.slots.iter().any(|slot| slot.paused));
                 self.decided_ids.insert(round);
-                self.finish_round(round);
+                if let Some(info) = self.finish_round(round) {
+                    self.outcome.slowest_decided_ms = self.outcome.slowest_decided_ms.max(self.now_ms - info.opened_ms);
+                }
             }
             VoteEvent::Unavailable { round } => {
                 self.trace(|| format!("fe: request {round} unavailable"));
@@ -1578,6 +1603,28 @@ impl World {
     // ----- outputs of the cores -----
 
     fn drain(&mut self) -> Result<(), ClusterViolation> {
+        let stats = self.sequencer.stats();
+        if (stats.members_dropped, stats.members_returned)
+            != (self.outcome.members_dropped, self.outcome.members_returned)
+        {
+            self.trace(|| {
+                let members: Vec<String> = self
+                    .sequencer
+                    .members()
+                    .map(|(member, live)| format!("{member:?} {}", if live { "live" } else { "out" }))
+                    .collect();
+                format!(
+                    "sequencer: {} dropped, {} returned; freed up to {}, high seq {}; {}",
+                    stats.members_dropped,
+                    stats.members_returned,
+                    self.sequencer.freed_up_to(),
+                    self.sequencer.high_seq(),
+                    members.join(", ")
+                )
+            });
+            self.outcome.members_dropped = stats.members_dropped;
+            self.outcome.members_returned = stats.members_returned;
+        }
         while let Some(transmit) = self.sequencer.poll_transmit() {
             self.send_ordering(Addr::Sequencer, transmit);
         }
