@@ -63,7 +63,8 @@ const REPLACE_REPORT_RETRY_MS: u64 = 200;
 /// An undecided round asks the managers whose result it lacks to re-send it after this long, and again every this
 /// long (the front end's `[replication] result_resend_ms` default).
 const RESULT_RESEND_MS: u64 = 50;
-/// Datagrams a paused replica manager's socket buffers hold (beyond them, arrivals are dropped, as by a kernel).
+/// Datagrams a paused replica manager's socket buffers hold (beyond them, arrivals are dropped, as by a kernel),
+/// unless the scenario draws a smaller buffer.
 const HELD_DATAGRAMS_MAX: usize = 4_096;
 /// The sequencer's history in every scenario but `PausedRm`.
 const HISTORY_CAPACITY: usize = 1_024;
@@ -202,6 +203,8 @@ pub struct ClusterOutcome {
     pub members_returned: u64,
     /// Datagrams to a paused replica manager dropped because its receive buffer was full.
     pub held_dropped: u64,
+    /// The sequencer's multicast also went to members it dropped for silence (as crates/udp's shell does).
+    pub multicast_to_silent: bool,
     /// Replica digests compared with the oracle's.
     pub digest_checks: u64,
     /// Highest seq ordered.
@@ -434,6 +437,11 @@ struct Setup {
     /// `SequencerConfig::member_timeout_ms`; `None` keeps the config's default.
     member_timeout_ms: Option<u64>,
     pause: Option<Pause>,
+    /// `Destination::Members` goes to every configured member, also those the sequencer dropped for silence
+    /// (crates/udp's shell); otherwise only to the members the sequencer counts as live.
+    multicast_to_silent: bool,
+    /// The socket buffers of a paused replica manager, in datagrams.
+    held_datagrams_max: usize,
 }
 
 /// One replica manager process stopped for a while.
@@ -473,6 +481,8 @@ impl Setup {
                     history_capacity: HISTORY_CAPACITY,
                     member_timeout_ms: None,
                     pause: None,
+                    multicast_to_silent: false,
+                    held_datagrams_max: HELD_DATAGRAMS_MAX,
                 }
             }
             ClusterScenario::OneLiar => {
@@ -515,10 +525,19 @@ impl Setup {
                     at_ms: rng.random_range(20..=150),
                     for_ms: rng.random_range(1_500..=4_000),
                 };
+                // Half the seeds multicast to the dropped member anyway, as crates/udp's sequencer shell does (it
+                // resolves `Destination::Members` to the members not removed by `set_member_live`), with a socket
+                // buffer of a few hundred datagrams like a kernel's: it then comes back by state transfer only if
+                // its buffer overflowed, else by catching up from it.
+                let multicast_to_silent = rng.random_bool(0.5);
+                let held_datagrams_max =
+                    if multicast_to_silent { rng.random_range(64..=512) } else { HELD_DATAGRAMS_MAX };
                 Setup {
                     history_capacity: 16,
                     member_timeout_ms: Some(member_timeout_ms),
                     pause: Some(pause),
+                    multicast_to_silent,
+                    held_datagrams_max,
                     ..Setup::quiet(3, rng, faults)
                 }
             }
@@ -554,6 +573,8 @@ impl Setup {
             history_capacity: HISTORY_CAPACITY,
             member_timeout_ms: None,
             pause: None,
+            multicast_to_silent: false,
+            held_datagrams_max: HELD_DATAGRAMS_MAX,
         }
     }
 
@@ -669,7 +690,11 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
         ordered_ids: HashSet::new(),
         decided_ids: BTreeSet::new(),
         voter_ran_at_ms: None,
-        outcome: ClusterOutcome { replicas: setup.replicas as u64, ..ClusterOutcome::default() },
+        outcome: ClusterOutcome {
+            replicas: setup.replicas as u64,
+            multicast_to_silent: setup.multicast_to_silent,
+            ..ClusterOutcome::default()
+        },
         setup,
         rng,
     };
@@ -744,6 +769,8 @@ pub struct ClusterTotals {
     pub members_returned: u64,
     /// Sum of `held_dropped`.
     pub held_dropped: u64,
+    /// Seeds with `multicast_to_silent`.
+    pub seeds_multicast_to_silent: u64,
     /// Sum of `digest_checks`.
     pub digest_checks: u64,
     /// Datagrams lost.
@@ -776,6 +803,7 @@ impl ClusterTotals {
         self.members_dropped += outcome.members_dropped;
         self.members_returned += outcome.members_returned;
         self.held_dropped += outcome.held_dropped;
+        self.seeds_multicast_to_silent += u64::from(outcome.multicast_to_silent);
         self.digest_checks += outcome.digest_checks;
         self.lost += outcome.network.lost;
     }
@@ -1285,11 +1313,16 @@ impl World {
         match transmit.to {
             Destination::Node(node) => self.send(from, addr_of(node), Wire::Ordering(transmit.message)),
             Destination::Members => {
-                // Only to the members the sequencer counts as live: one dropped for silence gets only its probes
-                // (`Destination` allows skipping members the sequencer reports as not live).
-                let live: Vec<NodeId> =
-                    self.sequencer.members().filter(|&(_, live)| live).map(|(member, _)| member).collect();
-                for member in live {
+                // Unless the scenario says otherwise, only to the members the sequencer counts as live: one dropped
+                // for silence gets only its probes (`Destination` allows skipping members not live).
+                let multicast_to_silent = self.setup.multicast_to_silent;
+                let to: Vec<NodeId> = self
+                    .sequencer
+                    .members()
+                    .filter(|&(_, live)| live || multicast_to_silent)
+                    .map(|(member, _)| member)
+                    .collect();
+                for member in to {
                     self.send(from, addr_of(member), Wire::Ordering(transmit.message.clone()));
                 }
             }
@@ -1307,7 +1340,7 @@ impl World {
                 let slot = &mut self.slots[index];
                 if slot.paused || !slot.held.is_empty() {
                     // Stopped, or still reading what came while it was: behind the others in its socket buffers.
-                    if slot.held.len() < HELD_DATAGRAMS_MAX {
+                    if slot.held.len() < self.setup.held_datagrams_max {
                         slot.held.push_back((from, wire));
                     } else {
                         self.outcome.held_dropped += 1;
