@@ -5,7 +5,12 @@
 //!
 //! Deliberately not here: sockets, processes, threads, clocks, SOAP. The manager's `Command`s are carried out the
 //! way a shell would (execute on the replica over the network, start/kill the replica process, probe, send), so
-//! this is also the reference for the RM shell.
+//! this is also the reference for the RM shell; so is what it does when the ordering member is `behind()` the
+//! sequencer's history (rebuild it with `Member::new_at` past the gap, `Manager::handle_behind`).
+//!
+//! A paused replica manager (scenario `paused-rm`, a SIGSTOPped process) takes no timer events and sends nothing;
+//! datagrams to it are held in order in bounded socket buffers (beyond them, dropped) and read once it resumes,
+//! and notices about its replica process (started, exited) wait until then. Its replica process keeps running.
 //!
 //! Invariants, checked as the events that could break them happen:
 //! - (a)/(b) every `Decided` answer equals the oracle's answer for that request (the oracle is a separate
@@ -13,12 +18,13 @@
 //! - (c) every replica's digest after executing a seq that is a multiple of 16 (and every snapshot a replica
 //!   takes) equals the oracle's digest at that seq;
 //! - (d) an `Unavailable` answer is allowed only if the round's fault budget was exceeded: the replicas impaired
-//!   at any moment the round was open (faulty, armed to fail, or out of the vote at their manager or at the front
-//!   end) are more than 1 of 3, or more than 2 of 4, or include two liars. Lost datagrams alone never excuse it:
+//!   at any moment the round was open (faulty, armed to fail, paused, or out of the vote at their manager or at the
+//!   front end) are more than 1 of 3, or more than 2 of 4, or include two liars. Lost datagrams alone never excuse it:
 //!   every hop retries (ordering, feeding, replica → RM results, and RM → front end results through
 //!   `ResendResult`). Rounds that saw a loss are counted too, for the record;
 //! - (e) a replacement for wrong answers happens only after the front end reported `consecutive >= 3` for that
-//!   replica, and only for an incarnation that lied; on a loss-free network no healthy replica is replaced;
+//!   replica, and only for an incarnation that lied; on a loss-free network no healthy replica is replaced, and
+//!   only a manager that was paused is ever behind the sequencer's history (`ReplaceReason::Behind`);
 //! - prefix consistency: every member delivers the same request at the same seq; a request id is ordered once;
 //! - (f) after the fault phase (network healed, no new faults, armed faults disarmed; liars and crashed replicas
 //!   stay until replaced, with clients kept busy until then): every manager serves, every replica has executed
@@ -356,8 +362,8 @@ struct Round {
     client: usize,
     opened_ms: u64,
     lost_at_open: u64,
-    /// Replicas impaired (faulty, out of the vote at the front end or at their manager) at any moment the round
-    /// was open.
+    /// Replicas impaired (faulty, paused, out of the vote at the front end or at their manager) at any moment the
+    /// round was open.
     impaired: BTreeSet<ReplicaId>,
     /// Replicas that lied (or were set to) while the round was open.
     liars: BTreeSet<ReplicaId>,
@@ -1524,8 +1530,8 @@ impl World {
 
     // ----- faults -----
 
-    /// Replicas impaired now (faulty or armed to fail, or out of the vote at their manager or at the front end),
-    /// and those of them that lie.
+    /// Replicas impaired now (faulty or armed to fail, their manager paused, or out of the vote at their manager or
+    /// at the front end), and those of them that lie.
     fn impaired(&self) -> (BTreeSet<ReplicaId>, BTreeSet<ReplicaId>) {
         let mut impaired = BTreeSet::new();
         let mut liars = BTreeSet::new();

@@ -44,7 +44,7 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         start: u64,
-        /// random, one-liar, one-crash, crash-and-liar, wrong-right-wrong-wrong, three-wrong or two-down.
+        /// random, one-liar, one-crash, crash-and-liar, wrong-right-wrong-wrong, three-wrong, two-down or paused-rm.
         #[arg(long, default_value = "random")]
         scenario: String,
         /// Requests the clients issue per seed.
