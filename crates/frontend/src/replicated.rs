@@ -34,7 +34,8 @@
 //!
 //! Deliberately not here: HTTP, SOAP, ordering retries (the submitter core), replica supervision (the RMs).
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Answered, Backend, BackendError};
+use crate::logging::JobLog;
 use booking::{Request, Response};
 use bytes::Bytes;
 use manager::{Membership, Message, ReplicaId, Report, ResendResult, ResultMessage};
@@ -138,7 +139,7 @@ impl ReplicatedSettings {
 /// A request on its way to the driver, or a question about the driver's state.
 #[derive(Debug)]
 enum Command {
-    Execute { request: Request, reply: oneshot::Sender<Result<Response, BackendError>> },
+    Execute { request: Request, reply: oneshot::Sender<Result<Answered, BackendError>> },
     Status(oneshot::Sender<String>),
 }
 
@@ -193,6 +194,10 @@ impl ReplicatedBackend {
 
 impl Backend for ReplicatedBackend {
     async fn execute(&self, request: Request) -> Result<Response, BackendError> {
+        self.answer(request).await.map(|answered| answered.response)
+    }
+
+    async fn answer(&self, request: Request) -> Result<Answered, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Execute { request, reply }).await.map_err(|_| BackendError::Stopped)?;
         answer.await.unwrap_or(Err(BackendError::Stopped))
@@ -206,7 +211,9 @@ impl Backend for ReplicatedBackend {
 /// A caller waiting for its round.
 #[derive(Debug)]
 struct Waiting {
-    reply: oneshot::Sender<Result<Response, BackendError>>,
+    /// Handed back with the answer (the caller renders from it).
+    request: Request,
+    reply: oneshot::Sender<Result<Answered, BackendError>>,
     operation: &'static str,
     arrived: Instant,
     /// Replicas whose result for this round arrived (for `ResendResult`).
@@ -255,6 +262,8 @@ struct Driver {
     decided: u64,
     unavailable: u64,
     last_seq: u64,
+    /// Where the one line per decided round goes (see [`crate::logging`]); `None` logs it through `tracing`.
+    job_log: Option<&'static JobLog>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -306,6 +315,7 @@ impl Driver {
             decided: 0,
             unavailable: 0,
             last_seq: 0,
+            job_log: JobLog::installed(),
         }
     }
 
@@ -397,7 +407,7 @@ impl Driver {
         }
     }
 
-    fn submit(&mut self, request: Request, reply: oneshot::Sender<Result<Response, BackendError>>) {
+    fn submit(&mut self, request: Request, reply: oneshot::Sender<Result<Answered, BackendError>>) {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         self.requests += 1;
@@ -408,7 +418,8 @@ impl Driver {
         let now_ms = self.now_ms();
         self.voter.open(request_id, now_ms);
         self.resends.push_back((now_ms + self.resend_interval_ms(), request_id));
-        self.waiting.insert(request_id, Waiting { reply, operation, arrived: Instant::now(), answered: Vec::new() });
+        self.waiting
+            .insert(request_id, Waiting { request, reply, operation, arrived: Instant::now(), answered: Vec::new() });
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
@@ -525,16 +536,21 @@ impl Driver {
         let answer = Response::decode(&result)
             .map_err(|error| BackendError::BadResult { job_id: round, reason: error.to_string() });
         match &answer {
-            Ok(response) => tracing::info!(
-                request_id = round,
-                seq,
-                op = waiting.operation,
-                code = response.code.as_str(),
-                us = latency_us
-            ),
+            Ok(response) => match self.job_log {
+                Some(log) => {
+                    log.decided(SystemTime::now(), round, seq, waiting.operation, response.code.as_str(), latency_us)
+                }
+                None => tracing::info!(
+                    request_id = round,
+                    seq,
+                    op = waiting.operation,
+                    code = response.code.as_str(),
+                    us = latency_us
+                ),
+            },
             Err(error) => tracing::error!(request_id = round, seq, op = waiting.operation, %error),
         }
-        let _ = waiting.reply.send(answer);
+        let _ = waiting.reply.send(answer.map(|response| Answered { request: waiting.request, response }));
     }
 
     /// Sends `report` to every replica manager (reports are idempotent; loss is covered by repetition where it
