@@ -188,11 +188,22 @@ pub struct Sequencer {
     pub node_id: u16,
     /// The sequencer's epoch (incarnation); a restarted sequencer must use a higher one.
     pub epoch: u64,
+    /// A replica manager silent this long (no report, no NAK, not even to the probes of a full history) while its
+    /// history is at least half full is dropped from the group, so a stopped manager stalls the cluster for about
+    /// this long instead of until it resumes; a majority always stays. When it resumes it is rebuilt by state
+    /// transfer. 0 never drops one.
+    pub member_timeout_ms: u64,
 }
 
 impl Default for Sequencer {
     fn default() -> Self {
-        Sequencer { addr: "127.0.0.1:7000".parse().expect("literal address"), history: 4096, node_id: 0, epoch: 1 }
+        Sequencer {
+            addr: "127.0.0.1:7000".parse().expect("literal address"),
+            history: 4096,
+            node_id: 0,
+            epoch: 1,
+            member_timeout_ms: 1000,
+        }
     }
 }
 
@@ -271,6 +282,9 @@ pub struct Replication {
     pub buffer_max: usize,
     /// Replica managers repeat their replica's membership to the front end this often.
     pub announce_interval_ms: u64,
+    /// Sole-donor rule: a recovering replica manager that, this long after its fresh replica started, has exactly
+    /// one donor's snapshot while every other manager says its own replica is not serving, restores from that one.
+    pub sole_donor_wait_ms: u64,
     /// A started replica process that does not answer a status request within this long is started again.
     pub replica_start_timeout_ms: u64,
     /// The front end asks the replica managers whose result it lacks to re-send it when a round is still
@@ -294,6 +308,7 @@ impl Default for Replication {
             rejoin_lag_seqs: 16,
             buffer_max: 65_536,
             announce_interval_ms: 500,
+            sole_donor_wait_ms: 1_000,
             replica_start_timeout_ms: 10_000,
             result_resend_ms: 50,
         }
