@@ -203,11 +203,28 @@ pub async fn send(
 
 /// Turns an HTTP status and body into the service's answer, or the reason there is none.
 pub fn interpret(status: u16, body: &[u8]) -> Result<soap::ClientResponse, CallError> {
+    classify(status, body, soap::parse_response)
+}
+
+/// [`interpret`] for the load generator: only the result code of an answer to `operation` (its request
+/// element name), read with `soap::parse_response_code`, which stops after the result and also rejects an
+/// answer to another operation.
+pub fn interpret_code(status: u16, body: &[u8], operation: &str) -> Result<booking::ResultCode, CallError> {
+    classify(status, body, |body| soap::parse_response_code(body, operation))
+}
+
+/// The HTTP side of [`interpret`] and [`interpret_code`]: a SOAP status (200, or 400/500 for faults) is read
+/// with `read`, any other is an HTTP error, and a normal envelope is an answer only with 200.
+fn classify<T>(
+    status: u16,
+    body: &[u8],
+    read: impl FnOnce(&[u8]) -> Result<T, soap::ClientError>,
+) -> Result<T, CallError> {
     let soap_status = matches!(status, 200 | 400 | 500);
     if !soap_status {
         return Err(CallError::Http { status, excerpt: excerpt(body) });
     }
-    match soap::parse_response(body) {
+    match read(body) {
         Ok(answer) if status == 200 => Ok(answer),
         Ok(_) => Err(CallError::Malformed(format!("HTTP {status} with a normal response envelope"))),
         Err(soap::ClientError::Fault { code, message }) => Err(CallError::Fault { code, message }),
