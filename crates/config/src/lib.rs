@@ -188,11 +188,22 @@ pub struct Sequencer {
     pub node_id: u16,
     /// The sequencer's epoch (incarnation); a restarted sequencer must use a higher one.
     pub epoch: u64,
+    /// A replica manager silent this long (no report, no NAK, not even to the probes of a full history) while its
+    /// history is at least half full is dropped from the group, so a stopped manager stalls the cluster for about
+    /// this long instead of until it resumes; a majority always stays. When it resumes it is rebuilt by state
+    /// transfer. 0 never drops one.
+    pub member_timeout_ms: u64,
 }
 
 impl Default for Sequencer {
     fn default() -> Self {
-        Sequencer { addr: "127.0.0.1:7000".parse().expect("literal address"), history: 4096, node_id: 0, epoch: 1 }
+        Sequencer {
+            addr: "127.0.0.1:7000".parse().expect("literal address"),
+            history: 4096,
+            node_id: 0,
+            epoch: 1,
+            member_timeout_ms: 1000,
+        }
     }
 }
 

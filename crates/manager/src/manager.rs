@@ -112,6 +112,9 @@ pub enum ReplaceReason {
     Wrong,
     /// A majority of managers found it dead.
     Crash,
+    /// This manager fell behind the sequencer's history (it was silent too long, e.g. its process was stopped, and
+    /// the group went on without it): its replica can never be fed the entries it missed.
+    Behind,
 }
 
 /// Lines for the audit log: together with the front end's and the sequencer's logs they let an auditor follow one
@@ -194,6 +197,8 @@ pub struct ManagerStats {
     pub replaced_wrong: u64,
     /// Replacements started because a majority found the replica dead.
     pub replaced_crash: u64,
+    /// Replacements started because this manager fell behind the sequencer's history.
+    pub replaced_behind: u64,
     /// Fresh replicas that died during recovery and were started again.
     pub restarts_during_recovery: u64,
     /// Recoveries completed (replica back in the vote).
@@ -410,6 +415,22 @@ impl Manager {
         };
         self.queue.push_back(Queued { job, result_sent: false });
         self.feed(now_ms);
+    }
+
+    /// The ordering member learned that the sequencer's history no longer holds the entries after
+    /// `delivered_up_to` (this manager was silent too long, e.g. its process was stopped, and the sequencer dropped
+    /// it), and the shell rebuilt the member to deliver from `next_seq` on (`ordering::Member::new_at`). The entries
+    /// in between never reach this manager, so its replica cannot be fed them: it is replaced, and the fresh one is
+    /// restored by state transfer at a point at or beyond `next_seq - 1`, like after a crash. Nothing happens when
+    /// no entry was skipped.
+    pub fn handle_behind(&mut self, now_ms: u64, next_seq: u64) {
+        if next_seq <= self.delivered_up_to + 1 {
+            return;
+        }
+        self.delivered_up_to = next_seq - 1;
+        self.queue.clear();
+        self.awaiting_results.clear();
+        self.begin_replacement(now_ms, ReplaceReason::Behind);
     }
 
     /// The replica of `incarnation` answered an `Execute` (replica-api `Executed`): its next expected job id and the
@@ -947,6 +968,7 @@ impl Manager {
         match reason {
             ReplaceReason::Wrong => self.stats.replaced_wrong += 1,
             ReplaceReason::Crash => self.stats.replaced_crash += 1,
+            ReplaceReason::Behind => self.stats.replaced_behind += 1,
         }
         let old = self.incarnation;
         self.incarnation += 1;

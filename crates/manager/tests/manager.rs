@@ -242,6 +242,48 @@ fn recovery_restores_only_on_two_matching_verified_digests_then_rejoins() {
 }
 
 #[test]
+fn a_manager_behind_the_history_replaces_its_replica_and_restores_past_the_gap() {
+    let mut m = manager(1, 3);
+    run_up_to(&mut m, 4, 1);
+    m.handle_delivered(0, entry(5)); // delivered, not executed yet: dropped with the rest of the gap
+    drain(&mut m);
+    // Nothing skipped: nothing happens.
+    m.handle_behind(0, 6);
+    assert_eq!(drain(&mut m), vec![]);
+    // The sequencer went on without this manager: seqs 6..=19 are gone, the member now delivers from 20.
+    m.handle_behind(10, 20);
+    let commands = drain_all(&mut m);
+    assert!(
+        commands.contains(&Command::Log(Audit::ReplacementStarted { incarnation: 2, reason: ReplaceReason::Behind }))
+    );
+    assert!(commands.contains(&Command::KillReplica { incarnation: 1 }));
+    assert!(commands.contains(&Command::StartReplica { incarnation: 2 }));
+    assert!(commands.contains(&Command::AnnounceMembership(Membership {
+        replica_id: 1,
+        incarnation: 2,
+        in_vote: false
+    })));
+    assert_eq!((m.delivered_up_to(), m.buffered(), m.stats().replaced_behind), (19, 0, 1));
+    // The fresh replica is restored at a point past the gap, then fed what the rebuilt member delivers.
+    m.handle_replica_started(20, 2);
+    let requests = drain(&mut m);
+    assert!(
+        requests.iter().all(|c| matches!(c, Command::SendToManager { message, .. }
+        if message.body == PeerBody::SnapshotRequest { seq: 19 })),
+        "{requests:?}"
+    );
+    m.handle_delivered(21, entry(20));
+    let snapshot = Bytes::from(booking::Replica::new().snapshot());
+    let digest = booking::Replica::new().digest();
+    m.handle_peer(22, peer(2, 1, PeerBody::Snapshot { seq: 19, digest, bytes: snapshot.clone() }));
+    m.handle_peer(22, peer(3, 1, PeerBody::Snapshot { seq: 19, digest, bytes: snapshot.clone() }));
+    assert_eq!(drain(&mut m), vec![Command::Restore { incarnation: 2, seq: 19, snapshot }]);
+    m.handle_restored(23, 2, 20);
+    assert_eq!(executed_seqs(&drain(&mut m)), vec![20]);
+    assert_eq!(m.phase(), ReplicaPhase::Serving);
+}
+
+#[test]
 fn results_lost_on_the_way_back_are_asked_for_again() {
     let mut m = manager(1, 3);
     for seq in 1..=3 {

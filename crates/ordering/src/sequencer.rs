@@ -1,8 +1,8 @@
 //! The sequencer role: orders submitted requests (dedup, gap-free seqs, timestamps), multicasts them to the
 //! members, keeps them in a bounded history for retransmission, and frees history every live member delivered.
 //!
-//! Deliberately not here: sockets, clocks, failure detection of members (the runtime decides who is live and calls
-//! `set_member_live`), and sequencer failover (a successor would be built with a higher `epoch` and a `first_seq`
+//! Deliberately not here: sockets, clocks, failure detection of member *processes* (a runtime that knows a member is
+//! gone calls `set_member_live`), and sequencer failover (a successor would be built with a higher `epoch` and a `first_seq`
 //! continuing the old numbering; nothing here assumes seqs restart with an epoch).
 //!
 //! Dedup: per submitter, a table `request_id → seq` of the requests ordered at or above the submitter's advertised
@@ -18,7 +18,20 @@
 //! `freed_up_to + 1 ..= high_seq`. When full, new requests are dropped (back-pressure: the submitter's retry brings
 //! them back) and the laggards are asked to report. Like Amoeba, nothing is freed before every live member has
 //! delivered it, so one live member that stops consuming stops the group: that is the flow-control cost, and the
-//! reason `set_member_live(id, false)` exists.
+//! reason members can stop being live.
+//!
+//! Liveness: a member that stays *silent* (no NAK, no report, not even in answer to the probes a full history
+//! sends) for `member_timeout_ms` while it holds back a history at least half full is dropped: it stops counting
+//! for freeing history and stops receiving the multicast, so a stopped member process (SIGSTOP, a long stall, a
+//! host gone) costs the group at most about `member_timeout_ms` of back-pressure instead of stopping it. A member
+//! is never dropped below `live_members_min` live members (a majority by default): history is only freed once a
+//! majority delivered it, so the state every dropped member needs still exists on a live one. A dropped member
+//! still gets a `Sync` asking for a report every `probe_interval_ms`. When it wakes up, a report at or beyond the
+//! freed point makes it live again; a NAK below the freed point is answered `Behind{freed + 1}` and makes it live
+//! again from the freed point (history is kept from there, so under load it does not chase a freed point that
+//! moves on), and its runtime rebuilds it there by state transfer (`Member::new_at(freed + 1)`). A slow member that answers probes is never dropped: it is
+//! flow control, not failure. Members removed by the runtime (`set_member_live(id, false)`) stay removed until the
+//! runtime says otherwise.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -51,12 +64,19 @@ pub struct SequencerConfig {
     pub batch_bytes_max: usize,
     /// Most entries retransmitted in answer to one NAK (bounds the work one datagram can cause).
     pub retransmit_max: usize,
+    /// A live member silent this long while it holds back a history at least half full is dropped (module doc,
+    /// "Liveness"); 0 never drops one.
+    pub member_timeout_ms: u64,
+    /// Silent members are never dropped below this many live members.
+    pub live_members_min: usize,
 }
 
 impl SequencerConfig {
     /// Defaults suitable for loopback: history of 4,096, heartbeat 50 ms, probe 1,000 ms, dedup window 4,096,
-    /// batches up to 1,400 bytes, at most 1,024 entries resent per NAK.
+    /// batches up to 1,400 bytes, at most 1,024 entries resent per NAK, a silent member dropped after 1,000 ms while
+    /// a majority of members stays live.
     pub fn new(id: NodeId, members: Vec<NodeId>) -> Self {
+        let live_members_min = members.len() / 2 + 1;
         SequencerConfig {
             id,
             epoch: 1,
@@ -69,6 +89,8 @@ impl SequencerConfig {
             submitters_max: 64,
             batch_bytes_max: 1400,
             retransmit_max: 1024,
+            member_timeout_ms: 1000,
+            live_members_min,
         }
     }
 }
@@ -90,14 +112,36 @@ pub struct SequencerStats {
     pub retransmitted: u64,
     /// Messages from a lower epoch (answered with a `Sync` so the sender learns the current epoch).
     pub stale_epoch_dropped: u64,
+    /// Members dropped for silence while they held the history back.
+    pub members_dropped: u64,
+    /// Dropped members that came back (reported at or beyond the freed point).
+    pub members_returned: u64,
+}
+
+/// Whether a member counts for freeing history and receives the multicast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Liveness {
+    Live,
+    /// Dropped for silence; live again on its first report at or beyond the freed point.
+    Silent,
+    /// Removed by the runtime (`set_member_live(id, false)`); live again only when the runtime says so.
+    Removed,
 }
 
 #[derive(Debug)]
 struct MemberState {
     id: NodeId,
-    live: bool,
+    liveness: Liveness,
     /// Highest seq the member reported delivered (monotonic: a report never lowers it).
     delivered_up_to: u64,
+    /// When the member was last heard from (any NAK or report), or when this sequencer started.
+    heard_ms: u64,
+}
+
+impl MemberState {
+    fn is_live(&self) -> bool {
+        self.liveness == Liveness::Live
+    }
 }
 
 #[derive(Debug, Default)]
@@ -159,7 +203,12 @@ impl Sequencer {
         let members = config
             .members
             .iter()
-            .map(|&id| MemberState { id, live: true, delivered_up_to: config.first_seq - 1 })
+            .map(|&id| MemberState {
+                id,
+                liveness: Liveness::Live,
+                delivered_up_to: config.first_seq - 1,
+                heard_ms: now_ms,
+            })
             .collect();
         Sequencer {
             history: vec![None; config.history_capacity],
@@ -205,12 +254,12 @@ impl Sequencer {
                 self.handle_submit(now_ms, message.from, low_water_request_id, requests);
             }
             Body::Nak { delivered_up_to, ranges } => {
-                if self.record_delivered(message.from, delivered_up_to) {
+                if self.record_delivered(now_ms, message.from, delivered_up_to) {
                     self.queue_retransmits(message.from, &ranges);
                 }
             }
             Body::Report { delivered_up_to } => {
-                self.record_delivered(message.from, delivered_up_to);
+                self.record_delivered(now_ms, message.from, delivered_up_to);
             }
             // Sequencer-to-others messages arriving here are misaddressed; nothing to do.
             Body::Accepted { .. } | Body::Ordered { .. } | Body::Sync { .. } | Body::Behind { .. } => {}
@@ -279,23 +328,54 @@ impl Sequencer {
         if refused_full && self.last_full_probe_ms.is_none_or(|at| now_ms >= at + self.config.heartbeat_interval_ms) {
             self.last_full_probe_ms = Some(now_ms);
             self.probe_laggards(true);
+            self.drop_silent_members(now_ms);
         }
     }
 
-    /// Records a member's delivered-up-to and frees history; returns whether the sender is a configured member.
-    fn record_delivered(&mut self, from: NodeId, delivered_up_to: u64) -> bool {
+    /// Records a member's delivered-up-to and frees history; a member dropped for silence that reports at or
+    /// beyond the freed point is live again. Returns whether the sender is a configured member.
+    fn record_delivered(&mut self, now_ms: u64, from: NodeId, delivered_up_to: u64) -> bool {
+        let freed_up_to = self.freed_up_to;
         let Some(member) = self.members.iter_mut().find(|member| member.id == from) else {
             return false;
         };
+        member.heard_ms = now_ms;
         // Clamped: a member cannot have delivered what was never ordered (a bogus or future report must not free).
         member.delivered_up_to = member.delivered_up_to.max(delivered_up_to.min(self.high_seq));
+        if member.liveness == Liveness::Silent && member.delivered_up_to >= freed_up_to {
+            member.liveness = Liveness::Live;
+            self.stats.members_returned += 1;
+        }
         self.free_history();
         true
     }
 
+    /// Drops live members that stayed silent for `member_timeout_ms` while holding back a history at least half
+    /// full, never below `live_members_min` (module doc, "Liveness").
+    fn drop_silent_members(&mut self, now_ms: u64) {
+        let timeout_ms = self.config.member_timeout_ms;
+        if timeout_ms == 0 || self.history_len() * 2 < self.config.history_capacity {
+            return;
+        }
+        for index in 0..self.members.len() {
+            let live = self.members.iter().filter(|member| member.is_live()).count();
+            let member = &mut self.members[index];
+            let holds_history = member.delivered_up_to <= self.freed_up_to;
+            if live > self.config.live_members_min
+                && member.is_live()
+                && holds_history
+                && now_ms >= member.heard_ms + timeout_ms
+            {
+                member.liveness = Liveness::Silent;
+                self.stats.members_dropped += 1;
+            }
+        }
+        self.free_history();
+    }
+
     fn free_history(&mut self) {
         let Some(everyone_up_to) =
-            self.members.iter().filter(|member| member.live).map(|member| member.delivered_up_to).min()
+            self.members.iter().filter(|member| member.is_live()).map(|member| member.delivered_up_to).min()
         else {
             // With no live member nobody has delivered anything we could free safely.
             return;
@@ -310,14 +390,16 @@ impl Sequencer {
 
     fn queue_retransmits(&mut self, member: NodeId, ranges: &[SeqRange]) {
         let mut budget = self.config.retransmit_max as u64;
-        let mut told_behind = false;
         for range in ranges {
-            if range.first <= self.freed_up_to && !told_behind {
-                told_behind = true;
+            if range.first <= self.freed_up_to {
+                // It can never deliver past this gap: later entries would only be thrown away when its runtime
+                // rebuilds it by state transfer, so none are resent.
                 self.control.push_back(Transmit {
                     to: Destination::Node(member),
                     message: self.message(Body::Behind { first_available_seq: self.freed_up_to + 1 }),
                 });
+                self.readmit_at_freed_point(member);
+                return;
             }
             // Seqs not yet multicast will go out with the next multicast anyway.
             let first = range.first.max(self.freed_up_to + 1);
@@ -331,19 +413,36 @@ impl Sequencer {
         }
     }
 
-    /// Marks a member live (its reports count for freeing history) or removed (history is freed without it).
+    /// A member dropped for silence that is told `Behind` is live again from the freed point on: history is kept
+    /// from `freed_up_to + 1` while its runtime rebuilds it there by state transfer. Without this, a member rebuilt
+    /// under load would chase a freed point that moves on before its first report arrives.
+    fn readmit_at_freed_point(&mut self, member: NodeId) {
+        let freed_up_to = self.freed_up_to;
+        if let Some(state) = self.members.iter_mut().find(|state| state.id == member)
+            && state.liveness == Liveness::Silent
+        {
+            state.liveness = Liveness::Live;
+            state.delivered_up_to = state.delivered_up_to.max(freed_up_to);
+            self.stats.members_returned += 1;
+        }
+    }
+
+    /// Marks a member live (its reports count for freeing history) or removed (history is freed without it, and
+    /// it stays removed until marked live again).
     ///
     /// A member marked live again is assumed to be at least at the point it last reported, or at the freed point
     /// if that is later; if it actually lags further, its NAKs get `Behind` and it needs state transfer.
     pub fn set_member_live(&mut self, member: NodeId, live: bool) {
+        let freed_up_to = self.freed_up_to;
         if let Some(state) = self.members.iter_mut().find(|state| state.id == member) {
-            state.live = live;
-            state.delivered_up_to = state.delivered_up_to.max(self.freed_up_to);
+            state.liveness = if live { Liveness::Live } else { Liveness::Removed };
+            state.delivered_up_to = state.delivered_up_to.max(freed_up_to);
         }
         self.free_history();
     }
 
-    /// Runs the timers: heartbeat `Sync` when nothing was multicast for a while, and the periodic laggard probe.
+    /// Runs the timers: heartbeat `Sync` when nothing was multicast for a while, the periodic laggard probe (which
+    /// also asks members dropped for silence to report), and dropping silent members.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if now_ms >= self.last_multicast_ms + self.config.heartbeat_interval_ms {
             self.last_multicast_ms = now_ms;
@@ -352,7 +451,17 @@ impl Sequencer {
         if now_ms >= self.next_probe_ms {
             self.next_probe_ms = now_ms + self.config.probe_interval_ms;
             self.probe_laggards(false);
+            let silent: Vec<NodeId> = self
+                .members
+                .iter()
+                .filter(|member| member.liveness == Liveness::Silent)
+                .map(|member| member.id)
+                .collect();
+            for member in silent {
+                self.control.push_back(self.sync_to(Destination::Node(member), true));
+            }
         }
+        self.drop_silent_members(now_ms);
     }
 
     /// Asks live members that have not reported `high_seq` (or, when `only_slowest`, those holding the history
@@ -363,7 +472,7 @@ impl Sequencer {
             .members
             .iter()
             .filter(|member| {
-                member.live && member.delivered_up_to <= threshold && member.delivered_up_to < self.high_seq
+                member.is_live() && member.delivered_up_to <= threshold && member.delivered_up_to < self.high_seq
             })
             .map(|member| member.id)
             .collect();
@@ -469,7 +578,7 @@ impl Sequencer {
 
     /// The configured members with whether each is live (counted for freeing history).
     pub fn members(&self) -> impl Iterator<Item = (NodeId, bool)> + '_ {
-        self.members.iter().map(|member| (member.id, member.live))
+        self.members.iter().map(|member| (member.id, member.is_live()))
     }
 
     /// A member's last reported delivered-up-to, if it is a configured member.

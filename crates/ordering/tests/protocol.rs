@@ -374,6 +374,94 @@ fn a_removed_member_does_not_block_history() {
 }
 
 #[test]
+fn a_silent_member_is_dropped_so_the_group_goes_on_and_comes_back_after_state_transfer() {
+    let mut cluster = Cluster::new(3, 16);
+    let paused = member_id(2);
+    let timeout_ms = cluster.sequencer.config().member_timeout_ms;
+    let paused_link = |(from, to, _): &Sent| *from == paused || *to == paused;
+    // A stopped process: it neither reads nor writes while 40 requests come, more than the history holds.
+    for request_id in 1..=40 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(timeout_ms / 2, paused_link);
+    assert!(cluster.sequencer.is_history_full(), "the silent member holds the history");
+    assert_eq!(cluster.sequencer.stats().members_dropped, 0, "not before member_timeout_ms");
+    cluster.advance(timeout_ms + 500, paused_link);
+    assert_eq!(cluster.sequencer.stats().members_dropped, 1);
+    assert!(cluster.sequencer.members().any(|(id, live)| id == paused && !live));
+    assert_eq!(cluster.submitter.in_flight(), 0, "the others went on without it");
+    assert_eq!(cluster.delivered_seqs(0), (1..=40).collect::<Vec<u64>>());
+    assert_eq!(cluster.delivered[0], cluster.delivered[1]);
+
+    // It wakes up: the dropped member is still asked to report, its NAK below the freed point gets `Behind`, and
+    // nothing else (it could not deliver past its gap anyway).
+    let log_before = cluster.log.len();
+    cluster.advance(cluster.sequencer.config().probe_interval_ms + 10, no_loss);
+    let first_available = cluster.members[2].behind().expect("told it is behind");
+    assert!(first_available > 16);
+    let resent_to_it = cluster.log[log_before..]
+        .iter()
+        .filter(|(_, to, message)| *to == paused && !ordered_seqs(message).is_empty())
+        .count();
+    assert_eq!(resent_to_it, 0, "no retransmissions to a member behind the history");
+    // Told `Behind`, it is live again from the freed point: history is kept for it from there on, so requests
+    // ordered while its runtime rebuilds it are not freed under it.
+    assert_eq!(first_available, cluster.sequencer.freed_up_to() + 1);
+    assert_eq!(cluster.sequencer.stats().members_returned, 1);
+    assert!(cluster.sequencer.members().all(|(_, live)| live));
+    for request_id in 41..=43 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(200, paused_link);
+    assert_eq!(cluster.sequencer.freed_up_to(), first_available - 1, "history kept for the rebuilt member");
+    // State transfer up to the freed point, then a fresh member from there catches up from history.
+    let next_seq = first_available;
+    cluster.members[2] = Member::new_at(MemberConfig::new(paused, SEQUENCER), cluster.now_ms, next_seq);
+    cluster.delivered[2].clear();
+    cluster.advance(200, no_loss);
+    for request_id in 44..=45 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(200, no_loss);
+    assert_eq!(cluster.delivered_seqs(2), (next_seq..=45).collect::<Vec<u64>>());
+    assert_eq!(cluster.delivered[0][..45], cluster.delivered[1][..45]);
+}
+
+#[test]
+fn a_slow_member_that_answers_is_flow_control_and_never_dropped() {
+    let mut cluster = Cluster::new(3, 16);
+    let slow = member_id(2);
+    // It loses every ordered entry (so it never delivers and holds the history full) but hears and answers the
+    // sequencer's probes.
+    let loses_entries = |(_, to, message): &Sent| *to == slow && !ordered_seqs(message).is_empty();
+    for request_id in 1..=40 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(5 * cluster.sequencer.config().member_timeout_ms, loses_entries);
+    assert!(cluster.sequencer.is_history_full());
+    assert_eq!(cluster.sequencer.stats().members_dropped, 0);
+    assert!(cluster.sequencer.members().all(|(_, live)| live));
+    cluster.advance(1000, no_loss);
+    assert_eq!(cluster.submitter.in_flight(), 0);
+    assert_eq!(cluster.delivered_seqs(2), (1..=40).collect::<Vec<u64>>());
+}
+
+#[test]
+fn silent_members_are_never_dropped_below_a_majority() {
+    let mut cluster = Cluster::new(3, 16);
+    let (first, second) = (member_id(1), member_id(2));
+    let two_paused = |(from, to, _): &Sent| [*from, *to].iter().any(|node| *node == first || *node == second);
+    for request_id in 1..=40 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(3 * cluster.sequencer.config().member_timeout_ms, two_paused);
+    assert_eq!(cluster.sequencer.stats().members_dropped, 1, "one of the two, then a majority must stay");
+    assert_eq!(cluster.sequencer.members().filter(|&(_, live)| live).count(), 2);
+    assert!(cluster.submitter.in_flight() > 0, "with no live majority delivering, the group waits");
+    assert_eq!(cluster.sequencer.freed_up_to(), 0, "nothing freed that only one member delivered");
+}
+
+#[test]
 fn a_member_behind_the_history_is_told_and_a_snapshot_member_catches_up() {
     let mut cluster = Cluster::new(2, 16);
     for request_id in 1..=3 {

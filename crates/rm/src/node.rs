@@ -34,7 +34,7 @@ use manager::{Command, Manager, ManagerConfig, Message, ReplicaId};
 use ordering::{MemberConfig, NodeId, OrderedEntry};
 use replica_api::{Fault, FromReplica, ToReplica};
 use tokio::process::Child;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use udp::Endpoint;
 use udp::ordering_shell::{MemberNode, NodeClock};
 
@@ -240,7 +240,8 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     let member_config =
         MemberConfig::new(NodeId(me.id), sequencer).staggered(index, ids.len(), config.sequencer.history);
     let peers = [(sequencer, config.sequencer.addr)].into_iter().collect();
-    let (member, mut deliveries) = MemberNode::spawn(member_endpoint, member_config, peers, DELIVERY_QUEUE_MAX)?;
+    let (member, mut deliveries, mut rebuilt) =
+        MemberNode::spawn_resuming(member_endpoint, member_config, peers, DELIVERY_QUEUE_MAX)?;
 
     let clock = NodeClock::new();
     audit.line(format_args!(
@@ -275,7 +276,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         buffer: Vec::new(),
         options,
     };
-    let outcome = node.serve(&mut deliveries, shutdown).await;
+    let outcome = node.serve(&mut deliveries, &mut rebuilt, shutdown).await;
     if let Some(mut replica) = node.child.take() {
         stop_gracefully(&mut replica.child).await;
     }
@@ -322,6 +323,7 @@ impl Node {
     async fn serve(
         &mut self,
         deliveries: &mut mpsc::Receiver<OrderedEntry>,
+        rebuilt: &mut watch::Receiver<u64>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), RmError> {
         tokio::pin!(shutdown);
@@ -339,11 +341,19 @@ impl Node {
                         return Err(RmError::Member(udp::ordering_shell::NodeError::Stopped));
                     };
                     let now_ms = self.now_ms();
-                    self.manager.handle_delivered(now_ms, entry);
+                    self.deliver(now_ms, entry);
                     while self.manager.ready_for_delivery() {
                         let Ok(entry) = deliveries.try_recv() else { break };
-                        self.manager.handle_delivered(now_ms, entry);
+                        self.deliver(now_ms, entry);
                     }
+                }
+                changed = rebuilt.changed() => {
+                    if changed.is_err() {
+                        return Err(RmError::Member(udp::ordering_shell::NodeError::Stopped));
+                    }
+                    let next_seq = *rebuilt.borrow_and_update();
+                    let now_ms = self.now_ms();
+                    self.skip_to(now_ms, next_seq);
                 }
                 received = self.manager_endpoint.recv_from() => {
                     let (bytes, from) = received?;
@@ -361,6 +371,27 @@ impl Node {
                 _ = flush.tick() => self.audit.flush(),
             }
             self.carry_out().await?;
+        }
+    }
+
+    /// Hands one delivered entry to the manager. Entries below a gap the member was rebuilt past are dropped (the
+    /// replica is being restored beyond them); a jump means the rebuild notice has not been seen yet.
+    fn deliver(&mut self, now_ms: u64, entry: OrderedEntry) {
+        if entry.seq <= self.manager.delivered_up_to() {
+            return;
+        }
+        self.skip_to(now_ms, entry.seq);
+        self.manager.handle_delivered(now_ms, entry);
+    }
+
+    /// The member fell behind the sequencer's history and now delivers from `next_seq`
+    /// (`MemberNode::spawn_resuming`): the manager replaces its replica and restores it by state transfer past the
+    /// gap.
+    fn skip_to(&mut self, now_ms: u64, next_seq: u64) {
+        let expected = self.manager.delivered_up_to() + 1;
+        if next_seq > expected {
+            self.audit.line(format_args!("behind skipped={expected}..={} (member rebuilt past the gap)", next_seq - 1));
+            self.manager.handle_behind(now_ms, next_seq);
         }
     }
 
@@ -724,7 +755,7 @@ impl Node {
             delivered_up_to: manager.delivered_up_to(),
             executed_up_to: manager.executed_up_to(),
             buffered: manager.buffered() as u64,
-            replacements: stats.replaced_wrong + stats.replaced_crash,
+            replacements: stats.replaced_wrong + stats.replaced_crash + stats.replaced_behind,
             reported_wrong: manager.reported_wrong(manager.replica_id()),
             results_sent: stats.results_sent,
             replica_pid: self.child.as_ref().and_then(|replica| replica.child.id()).unwrap_or(0),

@@ -6,7 +6,7 @@
 //! undecided) it keeps asking after the decision, for up to `RESULT_ASK_MS`, because the test compares every
 //! replica's result.
 //!
-//! Two scenarios, each on a cluster of its own:
+//! Three scenarios, each on a cluster of its own:
 //! - in phases sharing the cluster: requests flow and all three replicas answer identically (and `cineflix status`'s
 //!   protocol reports each replica's seq and digest, equal to what the replicas say themselves); a replica killed
 //!   with SIGKILL is noticed, agreed dead, replaced and brought up to date by state transfer while requests keep
@@ -16,6 +16,8 @@
 //!   manager has started replacing it, under load. Requests get either an answer equal to an oracle's (a `booking::Replica` replaying
 //!   the sequencer's log) or "unavailable", never anything else; the sole-donor rule heals both, and then every
 //!   request is answered again and the digests agree.
+//! - a replica manager paused (SIGSTOP) under load: dropped by the sequencer, the others go on; resumed, it is
+//!   rebuilt by state transfer and agrees.
 //!
 //! Needs the sibling binaries: `cargo build -p sequencer -p theatre-servers` (the test fails, never skips, when
 //! they are missing). `RM_TEST_REQUESTS` sets the requests per phase (default 60); `RM_TEST_KEEP_LOGS` keeps the
@@ -712,13 +714,12 @@ fn two_of_three_replicas_down_at_once_heal_and_clients_get_only_right_answers_or
     }
 }
 
-/// A replica manager paused with SIGSTOP under load, then resumed: it catches up by NAKs and nothing is lost or
-/// applied twice. Reproduces the open problem (ARCHITECTURE.md, "Next"): the sequencer keeps every member live, so
-/// once `history` entries wait for the paused member the whole cluster stops accepting requests until it resumes;
-/// the test prints how many requests were answered during the pause, but asserts only what must hold with or
-/// without the planned fix (a member that fell behind rebuilt by state transfer and `Member::new_at`).
+/// A replica manager paused with SIGSTOP under load: the sequencer drops it after `member_timeout_ms` of silence and
+/// the group goes on without it, so every request of a load three times the history is answered while it is
+/// paused (two replicas agree). Resumed, it finds itself behind the history, its replica is replaced and restored
+/// by state transfer (a `Behind` replacement), it rejoins the vote and the live members, and every replica agrees.
 #[test]
-fn a_replica_manager_paused_and_resumed_under_load_catches_up_and_agrees() {
+fn a_paused_replica_manager_is_dropped_and_rebuilt_by_state_transfer_when_it_resumes() {
     const HISTORY: usize = 64;
     let (dir, addrs, cluster) = start_test_cluster("paused", HISTORY);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -726,45 +727,44 @@ fn a_replica_manager_paused_and_resumed_under_load_catches_up_and_agrees() {
     let signal = |name: &str| {
         assert!(Command::new("kill").arg(format!("-{name}")).arg(rm3.to_string()).status().unwrap().success());
     };
+    let sequencer_log = || std::fs::read_to_string(dir.join("logs/sequencer.log")).unwrap_or_default();
     let mut cluster = cluster;
     let front_end = runtime.block_on(async {
         wait_all_serving(&addrs).await;
         let mut front_end = FrontEnd::start(&addrs, 20_000).await;
         front_end.run(20, 8).await;
         signal("STOP");
-        // Three times the history: the paused member holds all of it back.
+        // Three times the history: without the drop, the paused member would hold all of it back and these
+        // requests would wait for it to resume.
         let load = (3 * HISTORY) as u64;
-        let seen = Arc::clone(&front_end.seen);
-        let before = seen.lock().unwrap().decided.len();
-        let task = tokio::spawn(async move {
-            front_end.run(load, 8).await;
-            front_end
-        });
-        // Two answers per request are enough while one replica is paused: requests are answered until the history
-        // fills. Wait until the answers stop coming (a bounded poll), then resume.
-        let mut last = (usize::MAX, Instant::now());
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let decided = seen.lock().unwrap().decided.len() - before;
-            if decided as u64 == load {
-                break;
-            }
-            if decided != last.0 {
-                last = (decided, Instant::now());
-            } else if last.1.elapsed() > Duration::from_secs(2) {
-                break;
-            }
-        }
-        println!("answered while rm3 was paused: {} of {load} (history {HISTORY})", last.0);
+        let before = front_end.seen.lock().unwrap().decided.len();
+        let answered = tokio::time::timeout(BOUND, front_end.run(load, 8)).await;
+        let decided = front_end.seen.lock().unwrap().decided.len() - before;
+        assert!(answered.is_ok(), "only {decided} of {load} requests answered while rm3 was paused");
+        assert_eq!(decided as u64, load);
+        // The sequencer's log is flushed every 200 ms.
+        wait_for("the sequencer's log line dropping rm3", BOUND, || async {
+            sequencer_log().contains("members live=[1, 2] ")
+        })
+        .await;
         signal("CONT");
-        let mut front_end = task.await.expect("every request is answered once rm3 resumes");
+        wait_for("rm3 back in the vote with a fresh replica", BOUND, || async {
+            rm_status(&addrs, 3).await.is_some_and(|status| status.in_vote && status.incarnation == 2)
+        })
+        .await;
         front_end.run(20, 8).await;
         let ordered = front_end.next_request_id - 1;
         assert_replicas_agree(&addrs, ordered).await;
         let status = rm_status(&addrs, 3).await.expect("rm3 answers");
-        assert_eq!((status.incarnation, status.replacements), (1, 0), "a pause is not a crash: {status:?}");
+        assert_eq!(status.replacements, 1, "{status:?}");
+        wait_for("the sequencer's log line taking rm3 back", BOUND, || async {
+            sequencer_log().contains("members live=[1, 2, 3] ")
+        })
+        .await;
         front_end
     });
+    let rm3_log = std::fs::read_to_string(dir.join("logs/rm-3.log")).unwrap();
+    assert!(rm3_log.contains("reason=Behind"), "rm3 did not replace its replica for being behind:\n{rm3_log}");
     cluster.assert_running();
     drop(cluster);
     let ordered = ordered_log(&dir);

@@ -3,8 +3,10 @@
 //!
 //! It listens on `sequencer.addr`; its members are the replica managers' ordering `member` addresses and its
 //! submitter is the front end (`frontend.node_id` at `frontend.udp`; other submitters are learned from their
-//! datagrams). Every member stays live: member liveness at the ordering level is about replica manager processes,
-//! and a replica manager outlives its replicas. Link faults come from `[faults]`. SIGTERM or ctrl-c: flush the log,
+//! datagrams). Member liveness at the ordering level is about replica manager processes (a manager outlives its
+//! replicas): a manager silent for `sequencer.member_timeout_ms` while it holds back a half-full history is dropped
+//! by the core (`ordering` sequencer doc, "Liveness") and comes back after state transfer; the `stop` line counts
+//! both. Link faults come from `[faults]`. SIGTERM or ctrl-c: flush the log,
 //! exit 0.
 //!
 //! This is a thin shell like `udp::ordering_shell::SequencerNode`, written out here (rather than using that node)
@@ -147,6 +149,7 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
     let mut sequencer_config = SequencerConfig::new(NodeId(config.sequencer.node_id), members.clone());
     sequencer_config.epoch = config.sequencer.epoch;
     sequencer_config.history_capacity = config.sequencer.history;
+    sequencer_config.member_timeout_ms = config.sequencer.member_timeout_ms;
     let clock = NodeClock::new();
     let mut sequencer = Sequencer::new(sequencer_config, clock.now_ms());
     log.line(format_args!(
@@ -160,6 +163,7 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
     let mut flush = tokio::time::interval(LOG_FLUSH_INTERVAL);
     let mut buffer = Vec::new();
     let mut rejected = 0u64;
+    let mut live_before = members.clone();
     loop {
         let deadline = sequencer.poll_timeout().map(|ms| clock.instant_at(ms));
         tokio::select! {
@@ -187,6 +191,17 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
             }
         }
         let live: Vec<NodeId> = sequencer.members().filter(|&(_, live)| live).map(|(id, _)| id).collect();
+        if live != live_before {
+            // A member dropped for silence, or back after state transfer: rare, and what an operator looks for.
+            let ids: Vec<u16> = live.iter().map(|id| id.0).collect();
+            log.line(format_args!(
+                "members live={ids:?} high_seq={} freed_up_to={}",
+                sequencer.high_seq(),
+                sequencer.freed_up_to()
+            ));
+            tracing::warn!(?live, high_seq = sequencer.high_seq(), "live members changed");
+            live_before = live.clone();
+        }
         while let Some(transmit) = sequencer.poll_transmit() {
             if transmit.to == Destination::Members {
                 log.ordered(&transmit.message);

@@ -63,6 +63,10 @@ pub struct OrderingOutcome {
     pub crashes: u64,
     /// Members that had to be rebuilt from a snapshot because the sequencer said they were behind its history.
     pub state_transfers: u64,
+    /// Members the sequencer dropped for silence (`SequencerStats::members_dropped`).
+    pub members_dropped: u64,
+    /// Dropped members that came back (`SequencerStats::members_returned`).
+    pub members_returned: u64,
     /// Entries the sequencer resent after NAKs.
     pub retransmitted: u64,
     /// Submissions refused because the history was full.
@@ -143,6 +147,10 @@ impl Scenario {
             submitters_max: 8,
             batch_bytes_max: rng.random_range(60..=1_400usize),
             retransmit_max: rng.random_range(1..=64usize),
+            // Half the seeds drop silent members, some of them very eagerly (a member with lost reports is then
+            // dropped, told `Behind` and rebuilt by state transfer, which is what this is here to exercise).
+            member_timeout_ms: if rng.random_bool(0.5) { rng.random_range(20..=1_000) } else { 0 },
+            live_members_min: rng.random_range(1..=member_count),
         };
         let member_template = MemberConfig {
             id: NodeId(0),
@@ -333,6 +341,8 @@ impl World {
                 self.outcome.ordered = stats.ordered;
                 self.outcome.retransmitted = stats.retransmitted;
                 self.outcome.refused_history_full = stats.refused_history_full;
+                self.outcome.members_dropped = stats.members_dropped;
+                self.outcome.members_returned = stats.members_returned;
                 return Ok(self.outcome);
             }
             if self.now_ms > deadline_ms {
@@ -801,6 +811,10 @@ pub struct OrderingTotals {
     pub crashes: u64,
     /// Sum of `OrderingOutcome::state_transfers`.
     pub state_transfers: u64,
+    /// Sum of `OrderingOutcome::members_dropped`.
+    pub members_dropped: u64,
+    /// Sum of `OrderingOutcome::members_returned`.
+    pub members_returned: u64,
     /// Sum of `OrderingOutcome::retransmitted`.
     pub retransmitted: u64,
     /// Sum of `OrderingOutcome::refused_history_full`.
@@ -819,6 +833,8 @@ impl OrderingTotals {
         self.deliveries += outcome.deliveries;
         self.crashes += outcome.crashes;
         self.state_transfers += outcome.state_transfers;
+        self.members_dropped += outcome.members_dropped;
+        self.members_returned += outcome.members_returned;
         self.retransmitted += outcome.retransmitted;
         self.refused_history_full += outcome.refused_history_full;
         self.lost += outcome.network.lost;

@@ -19,7 +19,7 @@ fn ordering_simulation_holds_its_invariants_over_many_seeds() {
             // The simulation must actually exercise the mechanisms, or its silence proves nothing.
             assert!(totals.ordered > seeds * 20, "too little ordered: {totals:?}");
             assert!(
-                totals.retransmitted > 0 && totals.crashes > 0 && totals.lost > 0,
+                totals.retransmitted > 0 && totals.crashes > 0 && totals.lost > 0 && totals.members_returned > 0,
                 "faults not exercised: {totals:?}"
             );
             eprintln!("{totals:?}");

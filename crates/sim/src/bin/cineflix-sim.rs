@@ -97,6 +97,7 @@ fn main() -> ExitCode {
             };
             let started = Instant::now();
             let (mut steps, mut ordered, mut crashes, mut state_transfers, mut retransmitted) = (0, 0, 0, 0, 0);
+            let mut dropped = 0;
             for seed in start..start.saturating_add(seeds) {
                 match run_ordering(seed, &options) {
                     Ok(outcome) => {
@@ -105,6 +106,7 @@ fn main() -> ExitCode {
                         crashes += outcome.crashes;
                         state_transfers += outcome.state_transfers;
                         retransmitted += outcome.retransmitted;
+                        dropped += outcome.members_dropped;
                         if trace {
                             println!("seed {seed}: {outcome:?}");
                         }
@@ -121,7 +123,8 @@ fn main() -> ExitCode {
             }
             println!(
                 "ordering: {seeds} seeds from {start} ok in {:.1} s: {steps} steps, {ordered} seqs ordered, \
-                 {crashes} member crashes, {state_transfers} state transfers, {retransmitted} entries retransmitted",
+                 {crashes} member crashes, {dropped} silent members dropped, {state_transfers} state transfers, \
+                 {retransmitted} entries retransmitted",
                 started.elapsed().as_secs_f64()
             );
             ExitCode::SUCCESS

@@ -1,8 +1,10 @@
 //! A member's tokio shell: one task that drives `ordering::Member` over an `Endpoint` and hands ordered entries to
 //! the application through a bounded channel, in seq order, each exactly once.
 //!
-//! Not here: what the entries mean, state transfer (a member that is `behind` is reported in `MemberStatus`; the
-//! replica manager rebuilds it), or failure detection.
+//! Not here: what the entries mean, state transfer, or failure detection. A member that is `behind` the
+//! sequencer's history is reported in `MemberStatus` ([`MemberNode::spawn`]), or rebuilt at once past the gap
+//! ([`MemberNode::spawn_resuming`]: the delivery stream then jumps, and the application restores its state by
+//! state transfer, as the replica manager does).
 //!
 //! Back-pressure: an entry is taken from the core only when the channel has room for it. A slow application
 //! therefore leaves entries in the core's hold-back, the member reports less delivered, the sequencer's history
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use ordering::{Member, MemberConfig, MemberStats, NodeId, OrderedEntry};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::{NodeError, Wire, sleep_until_deadline, spawn_node_task};
@@ -64,14 +66,42 @@ impl MemberNode {
         peers: HashMap<NodeId, SocketAddr>,
         delivery_queue_max: usize,
     ) -> Result<(MemberNode, mpsc::Receiver<OrderedEntry>), NodeError> {
+        Self::start(endpoint, config, peers, delivery_queue_max, None)
+    }
+
+    /// Like [`MemberNode::spawn`], except that a member told it is behind the sequencer's history (its process was
+    /// stopped or cut off long enough for the group to go on without it) is rebuilt at once to deliver from the
+    /// first seq the sequencer still holds (which it keeps for it from then on). The delivery stream then jumps over the seqs it can no longer get, and the returned `watch` receiver says, at once (even if
+    /// nothing more is ever ordered), from which seq the rebuilt member delivers (0 until the first rebuild). The
+    /// application must take it as "restore state by state transfer at a point at or beyond that seq - 1", and drop
+    /// entries below it that were still in the channel.
+    pub fn spawn_resuming(
+        endpoint: Arc<Endpoint>,
+        config: MemberConfig,
+        peers: HashMap<NodeId, SocketAddr>,
+        delivery_queue_max: usize,
+    ) -> Result<(MemberNode, mpsc::Receiver<OrderedEntry>, watch::Receiver<u64>), NodeError> {
+        let (rebuilt, rebuilt_rx) = watch::channel(0);
+        let (node, deliveries) = Self::start(endpoint, config, peers, delivery_queue_max, Some(rebuilt))?;
+        Ok((node, deliveries, rebuilt_rx))
+    }
+
+    fn start(
+        endpoint: Arc<Endpoint>,
+        config: MemberConfig,
+        peers: HashMap<NodeId, SocketAddr>,
+        delivery_queue_max: usize,
+        rebuilt: Option<watch::Sender<u64>>,
+    ) -> Result<(MemberNode, mpsc::Receiver<OrderedEntry>), NodeError> {
         if !peers.contains_key(&config.sequencer) {
             return Err(NodeError::Config(format!("no address for sequencer {}", config.sequencer)));
         }
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (deliveries, delivery_rx) = mpsc::channel(delivery_queue_max.max(1));
         let wire = Wire::new(Arc::clone(&endpoint), peers);
-        let member = Member::new(config, wire.clock.now_ms());
-        let task = spawn_node_task("member", run(member, wire, command_rx, deliveries));
+        let member = Member::new(config.clone(), wire.clock.now_ms());
+        let resume = rebuilt.map(|rebuilt| Resume { config, rebuilt });
+        let task = spawn_node_task("member", run(member, resume, wire, command_rx, deliveries));
         Ok((MemberNode { endpoint, commands, task }, delivery_rx))
     }
 
@@ -120,8 +150,16 @@ fn drain_deliveries(member: &mut Member, deliveries: &mpsc::Sender<OrderedEntry>
     }
 }
 
+/// How a member that is behind is rebuilt past the gap ([`MemberNode::spawn_resuming`]).
+struct Resume {
+    config: MemberConfig,
+    /// Told the seq the rebuilt member delivers from.
+    rebuilt: watch::Sender<u64>,
+}
+
 async fn run(
     mut member: Member,
+    resume: Option<Resume>,
     mut wire: Wire,
     mut commands: mpsc::UnboundedReceiver<Command>,
     deliveries: mpsc::Sender<OrderedEntry>,
@@ -152,6 +190,16 @@ async fn run(
             }
             received = wire.receive_burst(|now_ms, message| member.handle(now_ms, message)) => received?,
             () = sleep_until_deadline(clock, deadline_ms) => member.handle_timeout(clock.now_ms()),
+        }
+        if let (Some(resume), Some(first_available)) = (&resume, member.behind()) {
+            let next_seq = first_available;
+            tracing::warn!(
+                delivered_up_to = member.delivered_up_to(),
+                next_seq,
+                "behind the sequencer's history: member rebuilt past the gap (state transfer needed)"
+            );
+            member = Member::new_at(resume.config.clone(), clock.now_ms(), next_seq);
+            resume.rebuilt.send_replace(next_seq);
         }
         match drain_deliveries(&mut member, &deliveries) {
             Drain::Done => channel_full = false,
