@@ -367,7 +367,7 @@ class ReplicatedCluster:
 
 
 def render_replicated_config(http_port: int, ports: list[int], log_dir: Path, replicas: int,
-                             replication: dict) -> str:
+                             replication: dict, history: int | None = None) -> str:
     it = iter(ports)
     lines = [
         "[frontend]",
@@ -388,6 +388,7 @@ def render_replicated_config(http_port: int, ports: list[int], log_dir: Path, re
         "",
         "[sequencer]",
         f'addr = "127.0.0.1:{next(it)}"',
+        *([f"history = {history}"] if history is not None else []),
         "",
         "[replication]",
     ]
@@ -408,8 +409,9 @@ def render_replicated_config(http_port: int, ports: list[int], log_dir: Path, re
     return "\n".join(lines) + "\n"
 
 
-def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedCluster:
-    """Starts a replicated deployment via `cineflix-up` on fresh ports; returns once it answers a real request."""
+def start_replicated_cluster(replicas: int = 3, *, history: int | None = None, **replication) -> ReplicatedCluster:
+    """Starts a replicated deployment via `cineflix-up` on fresh ports; returns once it answers a real request.
+    `history` sets the sequencer's history size (default: the built-in 4096); `replication` the [replication] keys."""
     bin_dir = binary_dir()
     for name in REPLICATED_BINARIES:
         if not (bin_dir / name).is_file():
@@ -420,7 +422,7 @@ def start_replicated_cluster(replicas: int = 3, **replication) -> ReplicatedClus
     log_dir.mkdir()
     http_port, *ports = unused_ports(1 + 3 + 6 * replicas)
     config_path = work_dir / "cineflix.toml"
-    config_path.write_text(render_replicated_config(http_port, ports, log_dir, replicas, replication))
+    config_path.write_text(render_replicated_config(http_port, ports, log_dir, replicas, replication, history))
     controls = {replica_id: ports[3 + 6 * (replica_id - 1) + 2] for replica_id in range(1, replicas + 1)}
     cluster = ReplicatedCluster(http_port=http_port, work_dir=work_dir, config_path=config_path,
                                 replica_controls=controls)

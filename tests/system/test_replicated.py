@@ -5,7 +5,10 @@ What must hold (replication.md, "Guarantees the tests must demonstrate"):
 - a replica SIGKILLed under a steady load costs no client request; its manager replaces it (seen in
   `cineflix status`), and afterwards every replica has the same state digest at the same seq;
 - a replica made to lie (`cineflix fault --replica 3 lie`) never changes a client's answer, and is replaced after
-  exactly three consecutive wrong answers (the front end's log shows counts 1, 2, 3 and no fourth).
+  exactly three consecutive wrong answers (the front end's log shows counts 1, 2, 3 and no fourth);
+- a replica manager stopped with SIGSTOP under load costs no client request: the sequencer drops it after
+  `member_timeout_ms` of silence and the others go on past the history; resumed, it replaces its stale replica by
+  state transfer and every replica agrees again.
 
 Every wait is a bounded poll of a condition; nothing sleeps in place of a condition.
 """
@@ -148,3 +151,60 @@ def test_a_lying_replica_never_changes_an_answer_and_is_replaced_after_three_wro
     assert wrong_counts_logged(replicated, 3) == [1, 2, 3]
     wait_until("every replica at the same seq with the same digest", lambda: digests_agree(replicated, [1, 2, 3]),
                30, replicated)
+
+
+# Small, so that the load passes the history several times while the replica manager is stopped.
+PAUSE_HISTORY = 256
+
+
+@pytest.fixture
+def replicated_small_history():
+    deployment = start_replicated_cluster(history=PAUSE_HISTORY)
+    yield deployment
+    deployment.stop()
+    remove_work_dir(deployment)
+
+
+def test_a_replica_manager_stopped_under_load_costs_no_request_and_comes_back(replicated_small_history):
+    cluster = replicated_small_history
+    service = client_for(cluster)
+    slot = movie_id("ATW", "M", show_date(3))
+    assert service.addMovieSlots("ATWA0001", slot, "Avatar", 10000).success
+    customers = [f"ATWC{number:04d}" for number in range(11, 15)]
+    sequencer_log = cluster.work_dir / "log" / "sequencer.log"
+    rm2 = cluster.pids["rm2"]
+
+    with BookingLoad(cluster, slot, customers) as load:
+        wait_until("30 bookings before the stop", lambda: load.done >= 30, 30, cluster)
+        os.kill(rm2, signal.SIGSTOP)
+        try:
+            stopped_at = load.done
+            # Without the sequencer dropping rm2, the whole cluster would wait once the history is full.
+            wait_until("three histories of bookings while rm2 is stopped",
+                       lambda: load.done >= stopped_at + 3 * PAUSE_HISTORY, 90, cluster)
+            wait_until("the sequencer's log line dropping rm2",
+                       lambda: "members live=[1, 3] " in sequencer_log.read_text(), 10, cluster)
+            during = load.done - stopped_at
+        finally:
+            os.kill(rm2, signal.SIGCONT)
+
+        def back():
+            row = cluster.status()["rm2"]
+            return (row["up"] and (row["replacements"] or 0) >= 1 and row["phase"] == "serving"
+                    and "in vote" in row["detail"])
+
+        wait_until("rm2 to rebuild its replica by state transfer and rejoin the vote", back,
+                   REPLACEMENT_TIMEOUT_S, cluster)
+        after = load.done
+        wait_until("30 more bookings with rm2 back", lambda: load.done >= after + 30, 30, cluster)
+
+    print(f"bookings: {load.done} total, {during} while rm2 was stopped (history {PAUSE_HISTORY})")
+    assert load.failures == [], f"failed client requests: {load.failures[:10]}"
+    for customer in customers:
+        assert tickets_in_schedule(service, customer, slot) == load.booked[customer], customer
+    rm2_log = (cluster.work_dir / "log" / "rm-2.log").read_text()
+    assert "reason=Behind" in rm2_log, "rm2 did not replace its stale replica"
+    wait_until("the sequencer's log line taking rm2 back",
+               lambda: "members live=[1, 2, 3] " in sequencer_log.read_text(), 10, cluster)
+    wait_until("every replica at the same seq with the same digest", lambda: digests_agree(cluster, [1, 2, 3]),
+               30, cluster)
