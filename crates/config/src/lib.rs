@@ -282,6 +282,9 @@ pub struct Replication {
     pub buffer_max: usize,
     /// Replica managers repeat their replica's membership to the front end this often.
     pub announce_interval_ms: u64,
+    /// Sole-donor rule: a recovering replica manager that, this long after its fresh replica started, has exactly
+    /// one donor's snapshot while every other manager says its own replica is not serving, restores from that one.
+    pub sole_donor_wait_ms: u64,
     /// A started replica process that does not answer a status request within this long is started again.
     pub replica_start_timeout_ms: u64,
     /// The front end asks the replica managers whose result it lacks to re-send it when a round is still
@@ -305,6 +308,7 @@ impl Default for Replication {
             rejoin_lag_seqs: 16,
             buffer_max: 65_536,
             announce_interval_ms: 500,
+            sole_donor_wait_ms: 1_000,
             replica_start_timeout_ms: 10_000,
             result_resend_ms: 50,
         }

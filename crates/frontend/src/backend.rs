@@ -23,11 +23,30 @@ pub trait Backend: Send + Sync + 'static {
         request: booking::Request,
     ) -> impl Future<Output = Result<booking::Response, BackendError>> + Send;
 
+    /// [`Backend::execute`], handing `request` back with its answer, so that a caller who needs the request
+    /// afterwards (to render the answer) does not have to copy it first. The default copies it; backends that
+    /// keep the request anyway until it is answered override it to give their copy back.
+    fn answer(&self, request: booking::Request) -> impl Future<Output = Result<Answered, BackendError>> + Send {
+        async move {
+            let copy = request.clone();
+            self.execute(request).await.map(|response| Answered { request: copy, response })
+        }
+    }
+
     /// The backend's state as one JSON object for `GET /status`, or `None` when it has nothing to say beyond
     /// "up" (the route then answers `{"component":"frontend"}`).
     fn status(&self) -> impl Future<Output = Option<String>> + Send {
         async { None }
     }
+}
+
+/// A request together with its canonical answer (see [`Backend::answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The request as it was submitted.
+    pub request: booking::Request,
+    /// Its answer.
+    pub response: booking::Response,
 }
 
 /// Why a backend could not produce an answer. Every variant becomes a `ServiceUnavailable` SOAP fault.

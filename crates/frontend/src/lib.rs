@@ -25,7 +25,7 @@ pub mod routes;
 pub mod server;
 pub mod standalone;
 
-pub use backend::{Backend, BackendError};
+pub use backend::{Answered, Backend, BackendError};
 pub use replicated::{ReplicatedBackend, ReplicatedSettings};
 pub use routes::{ENDPOINT_PATH, Routes};
 pub use server::{ServerSettings, serve};

@@ -34,13 +34,15 @@
 //!
 //! Deliberately not here: HTTP, SOAP, ordering retries (the submitter core), replica supervision (the RMs).
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Answered, Backend, BackendError};
+use crate::logging::JobLog;
 use booking::{Request, Response};
 use bytes::Bytes;
 use manager::{Membership, Message, ReplicaId, Report, ResendResult, ResultMessage};
 use ordering::{NodeId, SubmitterConfig};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -135,10 +137,37 @@ impl ReplicatedSettings {
     }
 }
 
+/// A map keyed by `request_id`, hashed with [`RequestIdHasher`].
+type ByRequestId<V> = HashMap<u64, V, BuildHasherDefault<RequestIdHasher>>;
+
+/// Hashes a `request_id` with one multiplication instead of SipHash: the driver's maps are looked up several times
+/// per request (once per replica's result), and their keys are the driver's own consecutive numbers, which no
+/// client can choose so as to collide. Multiplying by an odd constant is a bijection, so consecutive ids never
+/// share the low bits that pick a bucket, and it mixes the high bits the map's probe tags come from.
+#[derive(Clone, Copy, Debug, Default)]
+struct RequestIdHasher(u64);
+
+impl Hasher for RequestIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for `u64` keys (they go through `write_u64`); correct for anything else all the same.
+        for &byte in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A request on its way to the driver, or a question about the driver's state.
 #[derive(Debug)]
 enum Command {
-    Execute { request: Request, reply: oneshot::Sender<Result<Response, BackendError>> },
+    Execute { request: Request, reply: oneshot::Sender<Result<Answered, BackendError>> },
     Status(oneshot::Sender<String>),
 }
 
@@ -193,6 +222,10 @@ impl ReplicatedBackend {
 
 impl Backend for ReplicatedBackend {
     async fn execute(&self, request: Request) -> Result<Response, BackendError> {
+        self.answer(request).await.map(|answered| answered.response)
+    }
+
+    async fn answer(&self, request: Request) -> Result<Answered, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Execute { request, reply }).await.map_err(|_| BackendError::Stopped)?;
         answer.await.unwrap_or(Err(BackendError::Stopped))
@@ -206,7 +239,9 @@ impl Backend for ReplicatedBackend {
 /// A caller waiting for its round.
 #[derive(Debug)]
 struct Waiting {
-    reply: oneshot::Sender<Result<Response, BackendError>>,
+    /// Handed back with the answer (the caller renders from it).
+    request: Request,
+    reply: oneshot::Sender<Result<Answered, BackendError>>,
     operation: &'static str,
     arrived: Instant,
     /// Replicas whose result for this round arrived (for `ResendResult`).
@@ -237,9 +272,9 @@ struct Driver {
     results: Arc<udp::Endpoint>,
     commands: mpsc::Receiver<Command>,
     voter: Voter,
-    waiting: HashMap<u64, Waiting>,
+    waiting: ByRequestId<Waiting>,
     /// The seq of each recent round, from its results (for log lines and reports, which name the seq).
-    seqs: HashMap<u64, u64>,
+    seqs: ByRequestId<u64>,
     replicas: BTreeMap<ReplicaId, ReplicaView>,
     /// `(when, request_id)` of the next `ResendResult` check of each open round, in time order (every entry is
     /// pushed `resend interval` after now); entries of rounds already answered are skipped when they come up.
@@ -255,6 +290,8 @@ struct Driver {
     decided: u64,
     unavailable: u64,
     last_seq: u64,
+    /// Where the one line per decided round goes (see [`crate::logging`]); `None` logs it through `tracing`.
+    job_log: Option<&'static JobLog>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -294,8 +331,8 @@ impl Driver {
             submitter,
             results,
             commands,
-            waiting: HashMap::with_capacity(4096),
-            seqs: HashMap::with_capacity(4096),
+            waiting: ByRequestId::with_capacity_and_hasher(4096, Default::default()),
+            seqs: ByRequestId::with_capacity_and_hasher(4096, Default::default()),
             replicas,
             resends: VecDeque::with_capacity(4096),
             resend_requests: 0,
@@ -306,6 +343,7 @@ impl Driver {
             decided: 0,
             unavailable: 0,
             last_seq: 0,
+            job_log: JobLog::installed(),
         }
     }
 
@@ -325,13 +363,15 @@ impl Driver {
         tokio::pin!(timer);
         let mut timer_at_ms: Option<u64> = None;
         loop {
-            let wake_ms = self.next_wake_ms();
-            if wake_ms != timer_at_ms {
-                if let Some(ms) = wake_ms {
-                    let at = self.start + std::time::Duration::from_millis(ms);
-                    timer.as_mut().reset(at.into());
-                }
-                timer_at_ms = wake_ms;
+            // Moving the timer is a timer-wheel update, and while requests flow the earliest round deadline moves
+            // on almost every turn; so the timer is only ever moved earlier. One that fires early costs a turn
+            // whose timeout handling finds nothing due, and it is re-armed for what is then next.
+            if let Some(ms) = self.next_wake_ms()
+                && timer_at_ms.is_none_or(|armed_ms| ms < armed_ms)
+            {
+                let at = self.start + std::time::Duration::from_millis(ms);
+                timer.as_mut().reset(at.into());
+                timer_at_ms = Some(ms);
             }
             tokio::select! {
                 biased;
@@ -397,7 +437,7 @@ impl Driver {
         }
     }
 
-    fn submit(&mut self, request: Request, reply: oneshot::Sender<Result<Response, BackendError>>) {
+    fn submit(&mut self, request: Request, reply: oneshot::Sender<Result<Answered, BackendError>>) {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         self.requests += 1;
@@ -408,7 +448,8 @@ impl Driver {
         let now_ms = self.now_ms();
         self.voter.open(request_id, now_ms);
         self.resends.push_back((now_ms + self.resend_interval_ms(), request_id));
-        self.waiting.insert(request_id, Waiting { reply, operation, arrived: Instant::now(), answered: Vec::new() });
+        self.waiting
+            .insert(request_id, Waiting { request, reply, operation, arrived: Instant::now(), answered: Vec::new() });
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
@@ -525,16 +566,21 @@ impl Driver {
         let answer = Response::decode(&result)
             .map_err(|error| BackendError::BadResult { job_id: round, reason: error.to_string() });
         match &answer {
-            Ok(response) => tracing::info!(
-                request_id = round,
-                seq,
-                op = waiting.operation,
-                code = response.code.as_str(),
-                us = latency_us
-            ),
+            Ok(response) => match self.job_log {
+                Some(log) => {
+                    log.decided(SystemTime::now(), round, seq, waiting.operation, response.code.as_str(), latency_us)
+                }
+                None => tracing::info!(
+                    request_id = round,
+                    seq,
+                    op = waiting.operation,
+                    code = response.code.as_str(),
+                    us = latency_us
+                ),
+            },
             Err(error) => tracing::error!(request_id = round, seq, op = waiting.operation, %error),
         }
-        let _ = waiting.reply.send(answer);
+        let _ = waiting.reply.send(answer.map(|response| Answered { request: waiting.request, response }));
     }
 
     /// Sends `report` to every replica manager (reports are idempotent; loss is covered by repetition where it

@@ -9,7 +9,7 @@
 //! This module owns the one place ([`fault_for`]) where a [`BackendError`] becomes a SOAP fault. It deliberately
 //! knows nothing about connections, limits on them, or shutdown ([`crate::server`] does).
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Answered, Backend, BackendError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -127,9 +127,12 @@ impl<B: Backend> Routes<B> {
             }
         };
         let version = parsed.version;
-        // The backend consumes its copy (it may have to resend it); rendering needs the request's fields too.
-        match self.backend.execute(parsed.request.clone()).await {
-            Ok(answer) => soap_response(version, soap::render_response(version, &parsed.request, &answer)),
+        // The backend consumes the request (it may have to resend it) and hands it back with the answer, whose
+        // rendering needs the request's fields too.
+        match self.backend.answer(parsed.request).await {
+            Ok(Answered { request, response }) => {
+                soap_response(version, soap::render_response(version, &request, &response))
+            }
             Err(error) => fault_response(&fault_for(version, error)),
         }
     }

@@ -21,7 +21,7 @@
 //! This module deliberately knows nothing about HTTP or SOAP. It does not survive a replica that loses its state
 //! (a restarted replica expecting job 1 again): that is the replica manager's job in replicated mode.
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Answered, Backend, BackendError};
 use crate::logging::JobLog;
 use booking::{Request, Response};
 use replica_api::{BATCH_MAX, FromReplica, Job, ToReplica};
@@ -82,7 +82,7 @@ impl StandaloneSettings {
 #[derive(Debug)]
 struct Submission {
     request: Request,
-    reply: oneshot::Sender<Result<Response, BackendError>>,
+    reply: oneshot::Sender<Result<Answered, BackendError>>,
 }
 
 /// The [`Backend`] of standalone mode. Dropping it stops the driver task (once in-flight submissions are done
@@ -114,6 +114,10 @@ impl StandaloneBackend {
 
 impl Backend for StandaloneBackend {
     async fn execute(&self, request: Request) -> Result<Response, BackendError> {
+        self.answer(request).await.map(|answered| answered.response)
+    }
+
+    async fn answer(&self, request: Request) -> Result<Answered, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.submit.send(Submission { request, reply }).await.map_err(|_| BackendError::Stopped)?;
         answer.await.unwrap_or(Err(BackendError::Stopped))
@@ -126,7 +130,7 @@ struct Slot {
     /// The job while it may still have to be sent; `None` once answered (or while lent to an encoder).
     job: Option<Job>,
     /// Where the answer goes; `None` once answered or timed out.
-    reply: Option<oneshot::Sender<Result<Response, BackendError>>>,
+    reply: Option<oneshot::Sender<Result<Answered, BackendError>>>,
     /// The operation name, kept for the log line after the job itself is gone.
     operation: &'static str,
     /// When the request arrived (for the log line's latency).
@@ -163,6 +167,10 @@ struct Driver {
     waiting_index: usize,
     /// Reused buffer for the jobs of one Execute message.
     batch: Vec<Job>,
+    /// Reused buffer for the queue indexes of the jobs lent to `batch`.
+    lent: Vec<usize>,
+    /// Reused buffer for one encoded Execute message.
+    encoded: Vec<u8>,
     /// Where the one line per answered job goes (see [`crate::logging`]).
     job_log: Option<&'static JobLog>,
 }
@@ -186,6 +194,8 @@ impl Driver {
             last_timestamp_ms: i64::MIN,
             waiting_index: 0,
             batch: Vec::with_capacity(BATCH_MAX),
+            lent: Vec::with_capacity(BATCH_MAX),
+            encoded: Vec::with_capacity(16 * 1024),
             job_log: JobLog::installed(),
         }
     }
@@ -198,12 +208,14 @@ impl Driver {
             let now = Instant::now();
             self.expire(now);
             self.transmit(now).await;
-            let wake_at = self.next_wake();
-            if wake_at != timer_at {
-                if let Some(at) = wake_at {
-                    timer.as_mut().reset(at.into());
-                }
-                timer_at = wake_at;
+            // Moving the timer is a timer-wheel update, and while requests flow the next deadline moves on every
+            // turn; so the timer is only ever moved earlier. One that fires early costs a turn that finds nothing
+            // due (at most one per `retry`), and it is re-armed for what is then next.
+            if let Some(at) = self.next_wake()
+                && timer_at.is_none_or(|armed| at < armed)
+            {
+                timer.as_mut().reset(at.into());
+                timer_at = Some(at);
             }
             tokio::select! {
                 biased;
@@ -213,10 +225,13 @@ impl Driver {
                 },
                 submission = self.submissions.recv() => match submission {
                     Some(submission) => {
-                        self.enqueue(submission);
+                        // Requests taken in one turn arrived together: one clock reading serves them all.
+                        let arrived = Instant::now();
+                        let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                        self.enqueue(submission, arrived, wall_ms);
                         // Take everything already waiting so that it leaves in as few datagrams as possible.
                         while let Ok(submission) = self.submissions.try_recv() {
-                            self.enqueue(submission);
+                            self.enqueue(submission, arrived, wall_ms);
                         }
                     }
                     // Every handle is gone, and with them everyone who could wait for an answer.
@@ -228,14 +243,13 @@ impl Driver {
         tracing::debug!("standalone driver stopped");
     }
 
-    fn enqueue(&mut self, submission: Submission) {
+    /// Queues `submission`, which arrived at `now` (`wall_ms` on the system clock).
+    fn enqueue(&mut self, submission: Submission, now: Instant, wall_ms: i64) {
         let Submission { request, reply } = submission;
         if self.queue.len() >= QUEUED_MAX {
             let _ = reply.send(Err(BackendError::Overloaded { queued: self.queue.len() }));
             return;
         }
-        let now = Instant::now();
-        let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         self.last_timestamp_ms = self.last_timestamp_ms.max(wall_ms);
         let id = self.base_id + self.queue.len() as u64;
         self.queue.push_back(Slot {
@@ -334,13 +348,13 @@ impl Driver {
         let mut index = start;
         while index < end {
             // Lend the jobs to the message and take them back after encoding: no clone of any request.
-            let mut lent = Vec::with_capacity(BATCH_MAX);
+            self.lent.clear();
             while index < end && self.batch.len() < BATCH_MAX {
                 let slot = &mut self.queue[index];
                 if let Some(job) = slot.job.take() {
                     slot.sent_at = Some(now);
                     self.batch.push(job);
-                    lent.push(index);
+                    self.lent.push(index);
                 }
                 index += 1;
             }
@@ -348,13 +362,14 @@ impl Driver {
                 continue;
             }
             let message = ToReplica::Execute { jobs: std::mem::take(&mut self.batch) };
-            let bytes = message.encode();
+            self.encoded.clear();
+            message.encode_into(&mut self.encoded);
             let ToReplica::Execute { jobs } = message else { unreachable!("built as Execute just above") };
             self.batch = jobs;
-            for (job, index) in self.batch.drain(..).zip(lent) {
+            for (job, &index) in self.batch.drain(..).zip(&self.lent) {
                 self.queue[index].job = Some(job);
             }
-            self.send(&bytes).await;
+            self.send(&self.encoded).await;
         }
     }
 
@@ -424,6 +439,8 @@ impl Driver {
         }
         self.replica_next_expected = self.replica_next_expected.max(next_expected);
         let end_id = self.base_id + self.queue.len() as u64;
+        // One clock reading serves every answer of the datagram.
+        let (now, wall) = (Instant::now(), SystemTime::now());
         for (id, encoded) in results {
             if id < self.base_id || id >= end_id {
                 continue; // a duplicate of an answer already delivered and trimmed
@@ -436,17 +453,17 @@ impl Driver {
                 .map_err(|error| BackendError::BadResult { job_id: id, reason: error.to_string() });
             match &result {
                 Ok(response) => {
-                    let latency_us = slot.arrived.elapsed().as_micros() as u64;
+                    let latency_us = now.saturating_duration_since(slot.arrived).as_micros() as u64;
                     let (operation, user_id, code) = (slot.operation, &job.request.user_id, response.code.as_str());
                     match self.job_log {
-                        Some(log) => log.answered(id, operation, user_id, code, latency_us),
+                        Some(log) => log.answered(wall, id, operation, user_id, code, latency_us),
                         None => tracing::debug!(job = id, op = operation, user = %user_id, code, us = latency_us),
                     }
                 }
                 Err(error) => tracing::error!(job = id, op = slot.operation, %error),
             }
             if let Some(reply) = slot.reply.take() {
-                let _ = reply.send(result);
+                let _ = reply.send(result.map(|response| Answered { request: job.request, response }));
             }
         }
         self.trim();

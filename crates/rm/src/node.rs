@@ -231,6 +231,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     manager_config.rejoin_lag_seqs = replication.rejoin_lag_seqs;
     manager_config.buffer_max = replication.buffer_max;
     manager_config.announce_interval_ms = replication.announce_interval_ms;
+    manager_config.sole_donor_wait_ms = replication.sole_donor_wait_ms;
 
     let mut audit = AuditLog::open(&options.logs_dir.join(format!("rm-{}.log", me.id)))?;
     let manager_endpoint = Arc::new(Endpoint::bind(me.manager, faults.clone()).await?);

@@ -1,7 +1,8 @@
 //! Micro-benchmark of the hot path: parse_request and render_response on typical envelopes, plus the
-//! client side. Run with `cargo run -p soap --release --example parse_bench [iterations] [filter]`; with a
-//! filter only the cases whose label contains it run (e.g. `parse_response (18` under callgrind, whose
-//! instruction counts are steady on a busy machine where µs are not).
+//! client side (parse_response, and parse_response_code as the load generator reads answers). Run with
+//! `cargo run -p soap --release --example parse_bench [iterations] [filter]`; with a filter only the
+//! cases whose label contains it run (e.g. `parse_response (18` under callgrind, whose instruction
+//! counts are steady on a busy machine where µs are not).
 //!
 //! A rough figure for one machine, not a statistically careful benchmark (no warm-up analysis, no
 //! outlier handling); it exists to notice regressions of an order of magnitude.
@@ -10,7 +11,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use booking::{Body, Date, Movie, MovieId, Request, Response, ScheduleEntry, Show, SlotLetter, TheatreCode};
-use soap::{SoapVersion, build_request, parse_request, parse_response, render_response_with_message};
+use soap::{
+    SoapVersion, build_request, parse_request, parse_response, parse_response_code, render_response_with_message,
+};
 
 /// What zeep sends for bookMovieTickets (SOAP 1.1), about 0.5 KB.
 const ZEEP_REQUEST: &str = concat!(
@@ -115,4 +118,15 @@ fn main() {
     time(filter, "parse_response (6 bookings)", iterations, rendered_schedule.len(), || {
         black_box(parse_response(black_box(&rendered_schedule)).is_ok());
     });
+    // The load generator's read: the result code only.
+    for (label, rendered, operation) in [
+        ("parse_response_code (result only)", &rendered, "bookMovieTickets"),
+        ("parse_response_code (18 shows)", &rendered_listing_18, "listMovieShowsAvailability"),
+        ("parse_response_code (6 bookings)", &rendered_schedule, "getBookingSchedule"),
+    ] {
+        parse_response_code(rendered, operation).unwrap_or_else(|error| panic!("{label}: {error}"));
+        time(filter, label, iterations, rendered.len(), || {
+            black_box(parse_response_code(black_box(rendered), operation).is_ok());
+        });
+    }
 }

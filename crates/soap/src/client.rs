@@ -51,6 +51,43 @@ pub fn parse_response(body: &[u8]) -> Result<ClientResponse, ClientError> {
     parse_envelope(&mut Cursor::new(body)?)
 }
 
+/// Reads only as much of a response envelope as it takes to know how the operation named `operation`
+/// (its request element, e.g. `bookMovieTickets`) ended: its result code, or the fault it carries.
+///
+/// For the load generator, which needs the code of every answer but none of its lists. It checks what
+/// [`parse_response`] checks up to the end of `result` (a SOAP 1.1 or 1.2 Envelope, its Body's element,
+/// a fault read the same way, `result` with `success` agreeing with a known `code` and a `message`) and
+/// also that the answer is the `{operation}Response` asked for (`parse_response` takes any operation's).
+/// It deliberately stops there: the elements after `result` (listings, schedules), the rest of the
+/// envelope and the UTF-8 of what it did not read are left unchecked, so an answer it accepts may be
+/// one `parse_response` rejects; one `parse_response` accepts gives the same code here.
+pub fn parse_response_code(body: &[u8], operation: &str) -> Result<ResultCode, ClientError> {
+    let mut cursor = Cursor::streaming(body);
+    let (start, ns) = open_body(&mut cursor, Headers::Ignore)?.ok_or_else(|| malformed("the Body is empty"))?;
+    let local = start.local_name();
+    if ns == Ns::envelope(cursor.version) && local == "Fault" {
+        return Err(read_fault(&mut cursor)?);
+    }
+    if ns != Ns::Cineflix || local.strip_suffix("Response") != Some(operation) {
+        return Err(malformed(format!(
+            "unexpected Body element {} (expected {{{}}}{operation}Response)",
+            cursor.describe(&start),
+            crate::NAMESPACE
+        )));
+    }
+    loop {
+        match cursor.next()? {
+            Item::Open(start, ns) if is_ours(ns) && start.local_name() == "result" => {
+                return read_result_fields(&mut cursor).map(|(code, _message)| code);
+            }
+            Item::Open(..) => cursor.skip_element()?,
+            Item::Close => return Err(malformed(format!("{operation}Response has no result"))),
+            Item::Text(_) | Item::Char(_) => {}
+            Item::Eof => return Err(malformed("unexpected end of input")),
+        }
+    }
+}
+
 fn parse_envelope(cursor: &mut Cursor<'_>) -> Result<ClientResponse, ClientError> {
     let (start, ns) = open_body(cursor, Headers::Ignore)?.ok_or_else(|| malformed("the Body is empty"))?;
     let local = start.local_name();
@@ -157,6 +194,11 @@ fn read_response(cursor: &mut Cursor<'_>, kind: OpKind) -> Result<ClientResponse
 }
 
 fn read_result(cursor: &mut Cursor<'_>) -> Result<(ResultCode, String), ClientError> {
+    read_result_fields(cursor).map(|(code, message)| (code, message.into_owned()))
+}
+
+/// [`read_result`] with the message borrowed from the input where it can be.
+fn read_result_fields<'i>(cursor: &mut Cursor<'i>) -> Result<(ResultCode, Cow<'i, str>), ClientError> {
     let [success, code, message] = read_record(cursor, "result", ["success", "code", "message"])?;
     let success = parse_xs_boolean(required(&success, "result", "success")?)
         .ok_or_else(|| malformed("result/success is not an xs:boolean"))?;
@@ -166,7 +208,7 @@ fn read_result(cursor: &mut Cursor<'_>) -> Result<(ResultCode, String), ClientEr
     if success != code.is_ok() {
         return Err(malformed(format!("result/success is {success} but result/code is {}", code.as_str())));
     }
-    let message = required(&message, "result", "message")?.to_owned();
+    let message = message.ok_or_else(|| malformed("result/message is missing"))?;
     Ok((code, message))
 }
 

@@ -113,6 +113,17 @@ impl<'i> Cursor<'i> {
         Ok(Cursor { reader, depth: 0, elements: 0, close_pending: false, version: SoapVersion::V11 })
     }
 
+    /// Starts reading `body` without first checking that all of it is UTF-8 (a leading byte order mark
+    /// is skipped): quick-xml checks every piece it reads, so what the caller reads is checked and what
+    /// it leaves unread is not. For readers that stop early ([`crate::parse_response_code`]); whole-message
+    /// parsers use [`Cursor::new`], which rejects a bad byte anywhere before reading anything.
+    pub(crate) fn streaming(body: &'i [u8]) -> Cursor<'i> {
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        let mut reader = NsReader::from_reader(body);
+        reader.resolver_mut().set_max_namespace_bindings(NAMESPACE_BINDINGS_MAX);
+        Cursor { reader, depth: 0, elements: 0, close_pending: false, version: SoapVersion::V11 }
+    }
+
     fn utf8(body: &'i [u8]) -> Result<&'i str, Fault> {
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         std::str::from_utf8(body).map_err(|error| {

@@ -10,7 +10,8 @@
 //! Entry points:
 //! - server side: [`parse_request`] → replicas → [`render_response`], or a [`Fault`] rendered with
 //!   [`Fault::render`] (the one place where failures become SOAP faults);
-//! - client side: [`build_request`] → HTTP → [`parse_response`];
+//! - client side: [`build_request`] → HTTP → [`parse_response`] (or [`parse_response_code`] when only the
+//!   result code matters, as in the load generator);
 //! - [`wsdl`]: the contract in `wsdl/cineflix.wsdl`, with the address clients should use.
 //!
 //! Parsing is a single forward pass over quick-xml's `NsReader` (no DOM, no serde), bounded in depth
@@ -27,7 +28,7 @@ mod render;
 mod wire;
 mod wsdl;
 
-pub use client::{ClientError, ClientResponse, parse_response};
+pub use client::{ClientError, ClientResponse, parse_response, parse_response_code};
 pub use fault::{Fault, FaultKind};
 pub use parse::parse_request;
 pub use render::{build_request, build_request_into, render_response, render_response_with_message};
