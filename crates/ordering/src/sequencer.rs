@@ -136,6 +136,8 @@ struct MemberState {
     delivered_up_to: u64,
     /// When the member was last heard from (any NAK or report), or when this sequencer started.
     heard_ms: u64,
+    /// When the member was first asked to report (`Sync{report_requested}` to it alone) since it was last heard.
+    asked_ms: Option<u64>,
 }
 
 impl MemberState {
@@ -208,6 +210,7 @@ impl Sequencer {
                 liveness: Liveness::Live,
                 delivered_up_to: config.first_seq - 1,
                 heard_ms: now_ms,
+                asked_ms: None,
             })
             .collect();
         Sequencer {
@@ -327,7 +330,7 @@ impl Sequencer {
         }
         if refused_full && self.last_full_probe_ms.is_none_or(|at| now_ms >= at + self.config.heartbeat_interval_ms) {
             self.last_full_probe_ms = Some(now_ms);
-            self.probe_laggards(true);
+            self.probe_laggards(now_ms, true);
             self.drop_silent_members(now_ms);
         }
     }
@@ -351,26 +354,51 @@ impl Sequencer {
     }
 
     /// Drops live members that stayed silent for `member_timeout_ms` while holding back a history at least half
-    /// full, never below `live_members_min` (module doc, "Liveness").
+    /// full, never below `live_members_min` (module doc, "Liveness"). A member is only dropped after it was asked
+    /// to report and stayed silent for half the timeout since: one that merely had nothing to say (its application
+    /// stopped taking deliveries, so it sent no report) answers the question and stays.
     fn drop_silent_members(&mut self, now_ms: u64) {
         let timeout_ms = self.config.member_timeout_ms;
         if timeout_ms == 0 || self.history_len() * 2 < self.config.history_capacity {
             return;
         }
+        let mut ask = Vec::new();
         for index in 0..self.members.len() {
             let live = self.members.iter().filter(|member| member.is_live()).count();
             let member = &mut self.members[index];
             let holds_history = member.delivered_up_to <= self.freed_up_to;
-            if live > self.config.live_members_min
-                && member.is_live()
-                && holds_history
-                && now_ms >= member.heard_ms + timeout_ms
-            {
-                member.liveness = Liveness::Silent;
-                self.stats.members_dropped += 1;
+            if !member.is_live() || !holds_history || now_ms < member.heard_ms + timeout_ms / 2 {
+                continue;
+            }
+            let asked_since_heard = member.asked_ms.filter(|&asked| asked >= member.heard_ms);
+            match asked_since_heard {
+                Some(asked)
+                    if live > self.config.live_members_min
+                        && now_ms >= member.heard_ms + timeout_ms
+                        && now_ms >= asked + timeout_ms / 2 =>
+                {
+                    member.liveness = Liveness::Silent;
+                    self.stats.members_dropped += 1;
+                }
+                Some(_) => {}
+                None => ask.push(member.id),
             }
         }
+        for member in ask {
+            self.ask_to_report(now_ms, member);
+        }
         self.free_history();
+    }
+
+    /// Sends `member` alone a `Sync` asking for a report, and remembers the first such question since it was last
+    /// heard (later ones must not push its deadline back).
+    fn ask_to_report(&mut self, now_ms: u64, member: NodeId) {
+        if let Some(state) = self.members.iter_mut().find(|state| state.id == member)
+            && state.asked_ms.is_none_or(|asked| asked < state.heard_ms)
+        {
+            state.asked_ms = Some(now_ms);
+        }
+        self.control.push_back(self.sync_to(Destination::Node(member), true));
     }
 
     fn free_history(&mut self) {
@@ -450,7 +478,7 @@ impl Sequencer {
         }
         if now_ms >= self.next_probe_ms {
             self.next_probe_ms = now_ms + self.config.probe_interval_ms;
-            self.probe_laggards(false);
+            self.probe_laggards(now_ms, false);
             let silent: Vec<NodeId> = self
                 .members
                 .iter()
@@ -458,7 +486,7 @@ impl Sequencer {
                 .map(|member| member.id)
                 .collect();
             for member in silent {
-                self.control.push_back(self.sync_to(Destination::Node(member), true));
+                self.ask_to_report(now_ms, member);
             }
         }
         self.drop_silent_members(now_ms);
@@ -466,7 +494,7 @@ impl Sequencer {
 
     /// Asks live members that have not reported `high_seq` (or, when `only_slowest`, those holding the history
     /// back) for an explicit report.
-    fn probe_laggards(&mut self, only_slowest: bool) {
+    fn probe_laggards(&mut self, now_ms: u64, only_slowest: bool) {
         let threshold = if only_slowest { self.freed_up_to } else { self.high_seq.saturating_sub(1) };
         let laggards: Vec<NodeId> = self
             .members
@@ -477,7 +505,7 @@ impl Sequencer {
             .map(|member| member.id)
             .collect();
         for member in laggards {
-            self.control.push_back(self.sync_to(Destination::Node(member), true));
+            self.ask_to_report(now_ms, member);
         }
     }
 

@@ -388,6 +388,10 @@ fn a_silent_member_is_dropped_so_the_group_goes_on_and_comes_back_after_state_tr
     assert_eq!(cluster.sequencer.stats().members_dropped, 0, "not before member_timeout_ms");
     cluster.advance(timeout_ms + 500, paused_link);
     assert_eq!(cluster.sequencer.stats().members_dropped, 1);
+    let asked = cluster.sent_count(|(_, to, message)| {
+        *to == paused && matches!(message.body, Body::Sync { report_requested: true, .. })
+    });
+    assert!(asked > 0, "a member is asked to report before it is dropped");
     assert!(cluster.sequencer.members().any(|(id, live)| id == paused && !live));
     assert_eq!(cluster.submitter.in_flight(), 0, "the others went on without it");
     assert_eq!(cluster.delivered_seqs(0), (1..=40).collect::<Vec<u64>>());

@@ -209,7 +209,8 @@ pub struct ClusterOutcome {
     pub members_returned: u64,
     /// Datagrams to a paused replica manager dropped because its receive buffer was full.
     pub held_dropped: u64,
-    /// The sequencer's multicast also went to members it dropped for silence (as crates/udp's shell does).
+    /// The sequencer's multicast also went to members it dropped for silence (a shell that does not follow the
+    /// core's live set; the shipped shells do follow it, this keeps the protocol honest for one that does not).
     pub multicast_to_silent: bool,
     /// Replica digests compared with the oracle's.
     pub digest_checks: u64,
@@ -443,8 +444,9 @@ struct Setup {
     /// `SequencerConfig::member_timeout_ms`; `None` keeps the config's default.
     member_timeout_ms: Option<u64>,
     pause: Option<Pause>,
-    /// `Destination::Members` goes to every configured member, also those the sequencer dropped for silence
-    /// (crates/udp's shell); otherwise only to the members the sequencer counts as live.
+    /// `Destination::Members` goes to every configured member, also those the sequencer dropped for silence (a
+    /// shell that ignores the core's live set); otherwise only to the members the sequencer counts as live, as
+    /// `cineflix-sequencer` and crates/udp's shell do.
     multicast_to_silent: bool,
     /// The socket buffers of a paused replica manager, in datagrams.
     held_datagrams_max: usize,

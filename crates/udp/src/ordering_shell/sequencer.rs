@@ -104,10 +104,7 @@ async fn run(
             biased;
             command = commands.recv() => match command {
                 None | Some(Command::Shutdown) => return Ok(()),
-                Some(Command::SetMemberLive(member, live)) => {
-                    sequencer.set_member_live(member, live);
-                    live_members = sequencer.members().filter(|&(_, live)| live).map(|(id, _)| id).collect();
-                }
+                Some(Command::SetMemberLive(member, live)) => sequencer.set_member_live(member, live),
                 Some(Command::Status(reply)) => {
                     let _ = reply.send(SequencerStatus {
                         stats: sequencer.stats(),
@@ -121,6 +118,9 @@ async fn run(
             received = wire.receive_burst(|now_ms, message| sequencer.handle(now_ms, message)) => received?,
             () = sleep_until_deadline(clock, deadline_ms) => sequencer.handle_timeout(clock.now_ms()),
         }
+        // The core also drops and re-admits members by itself (its "Liveness" doc): the multicast follows it.
+        live_members.clear();
+        live_members.extend(sequencer.members().filter(|&(_, live)| live).map(|(id, _)| id));
         while let Some(transmit) = sequencer.poll_transmit() {
             wire.send(transmit, &live_members).await;
         }
