@@ -69,3 +69,14 @@ def test_the_liar_demo_narrates_three_wrong_results_and_a_replacement():
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-4000:]}"
     narrated_in_order(done.stdout, ["wrong result 1 in a row", "wrong result 2 in a row", "wrong result 3 in a row"])
     narrated_in_order(done.stdout, STEPS_OF_A_REPLACEMENT)
+
+
+def test_the_pause_demo_narrates_a_stopped_manager_dropped_and_rebuilt():
+    done = cineflix("demo", "pause", timeout=DEMO_TIMEOUT_S)
+    print(done.stdout)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-4000:]}"
+    narrated_in_order(done.stdout, ["cluster up", "load started", "stopped with SIGSTOP", "sequencer drops",
+                                    "requests keep being answered", "resumed with SIGCONT", "finds it missed requests",
+                                    "reason=Behind", "replica replaced", "back in the vote",
+                                    "sequencer counts it live again", "clients saw no error", "replica managers agree",
+                                    "-- evidence", "violations 0"])

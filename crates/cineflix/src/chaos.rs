@@ -1,17 +1,18 @@
 //! `cineflix chaos`: for a bounded time, a private cluster under a steady tracked booking load takes a seeded
-//! schedule of faults (SIGKILLed replicas, lying replicas, replicas that crash after N requests, lies healed in time)
-//! on top of datagram loss, duplication and reordering on every UDP link; then the history is checked: every
-//! acknowledged request applied exactly once, seats conserved, every replica at the same seq with the same digest.
+//! schedule of faults (SIGKILLed replicas, lying replicas, replicas that crash after N requests, lies healed in time,
+//! replica managers stopped with SIGSTOP for a few seconds) on top of datagram loss, duplication and reordering on
+//! every UDP link; then the history is checked: every acknowledged request applied exactly once, seats conserved,
+//! every replica at the same seq with the same digest.
 //!
-//! Never more faults at once than the deployment tolerates: with n = 3 one faulty replica at a time; with n = 4 a
-//! crash and a liar may coincide. The next event waits until every replica is back in the vote (a bounded wait for
-//! an observed condition); the gaps between events are the schedule's own, drawn from the seed, so one seed gives
+//! Never more faults at once than the deployment tolerates: with n = 3 one faulty replica at a time (a stopped
+//! manager counts as its replica being faulty); with n = 4 a crash and a liar may coincide. The next event waits
+//! until every replica is back in the vote (a bounded wait for an observed condition); the gaps between events are the schedule's own, drawn from the seed, so one seed gives
 //! one schedule. Deliberately not a benchmark: the workload favours a checkable history over throughput.
 
 use crate::bench::Rng;
 use crate::cli::ChaosArgs;
 use crate::outcome::{EXIT_FAULT, EXIT_SUCCESS, EXIT_USAGE};
-use crate::workload::deployment::{Observer, Running};
+use crate::workload::deployment::{LogTail, Observer, PausedManager, Running, live_members};
 use crate::workload::history;
 use crate::workload::{self, Plan, Workload};
 use replica_api::Fault;
@@ -31,12 +32,19 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(60);
 /// a second on loopback).
 const UNCONFIRMED_BOUND: Duration = Duration::from_secs(10);
 const CONVERGE_BOUND: Duration = Duration::from_secs(60);
+/// A SIGSTOPped process is reported stopped by the kernel at once; this bounds the check.
+const QUERY_STOP_BOUND: Duration = Duration::from_secs(5);
 /// Gaps between events, drawn uniformly (milliseconds).
 const GAP_MIN_MS: u64 = 1_000;
 const GAP_MAX_MS: u64 = 6_000;
 /// `crash-after N`: N drawn from this range (requests).
 const CRASH_AFTER_MIN: u64 = 1;
 const CRASH_AFTER_MAX: u64 = 60;
+/// `pause`: how long the replica manager stays stopped, drawn from this range (milliseconds). Under the chaos load
+/// most pauses outlast the sequencer's `member_timeout_ms` (1 s) once its history is half full, so the manager is
+/// dropped and comes back by state transfer; a pause the history absorbs ends with the manager simply catching up.
+const PAUSE_MIN_MS: u64 = 1_500;
+const PAUSE_MAX_MS: u64 = 4_000;
 
 /// One fault event of the schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +57,8 @@ pub enum Event {
     CrashAfter { replica: u16, requests: u64 },
     /// The replica lies and is healed at once: it is replaced only if three wrong answers got out first.
     LieThenHeal { replica: u16 },
+    /// The replica's manager is stopped (SIGSTOP) for this long, then resumed (SIGCONT).
+    Pause { replica: u16, pause_ms: u64 },
     /// n = 4 only: one replica killed and another lying at the same moment.
     KillAndLie { killed: u16, liar: u16 },
 }
@@ -60,6 +70,7 @@ impl Event {
             Event::Lie { .. } => "lie",
             Event::CrashAfter { .. } => "crash-after",
             Event::LieThenHeal { .. } => "lie-then-heal",
+            Event::Pause { .. } => "pause",
             Event::KillAndLie { .. } => "kill-and-lie",
         }
     }
@@ -70,7 +81,8 @@ impl Event {
             Event::Kill { replica }
             | Event::Lie { replica }
             | Event::CrashAfter { replica, .. }
-            | Event::LieThenHeal { replica } => vec![replica],
+            | Event::LieThenHeal { replica }
+            | Event::Pause { replica, .. } => vec![replica],
             Event::KillAndLie { killed, liar } => vec![killed, liar],
         }
     }
@@ -81,6 +93,9 @@ impl Event {
             Event::Lie { replica } => format!("replica {replica} lies"),
             Event::CrashAfter { replica, requests } => format!("replica {replica} crashes after {requests} requests"),
             Event::LieThenHeal { replica } => format!("replica {replica} lies, healed at once"),
+            Event::Pause { replica, pause_ms } => {
+                format!("replica manager {replica} stopped (SIGSTOP) for {pause_ms} ms")
+            }
             Event::KillAndLie { killed, liar } => format!("SIGKILL replica {killed} and replica {liar} lies"),
         }
     }
@@ -104,7 +119,7 @@ impl Schedule {
         let gap_ms = GAP_MIN_MS + self.rng.below(GAP_MAX_MS - GAP_MIN_MS + 1);
         let replica = self.replicas[self.rng.below(self.replicas.len() as u64) as usize];
         // A crash and a liar at once only where two faulty replicas are tolerated (n >= 4).
-        let kinds = if self.replicas.len() >= 4 { 5 } else { 4 };
+        let kinds = if self.replicas.len() >= 4 { 6 } else { 5 };
         let event = match self.rng.below(kinds) {
             0 => Event::Kill { replica },
             1 => Event::Lie { replica },
@@ -113,6 +128,7 @@ impl Schedule {
                 requests: CRASH_AFTER_MIN + self.rng.below(CRASH_AFTER_MAX - CRASH_AFTER_MIN + 1),
             },
             3 => Event::LieThenHeal { replica },
+            4 => Event::Pause { replica, pause_ms: PAUSE_MIN_MS + self.rng.below(PAUSE_MAX_MS - PAUSE_MIN_MS + 1) },
             _ => {
                 let others: Vec<u16> = self.replicas.iter().copied().filter(|&id| id != replica).collect();
                 let liar = others[self.rng.below(others.len() as u64) as usize];
@@ -246,31 +262,60 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
             .collect::<Result<_, _>>()?;
         let wrong_before = observer.frontend_view(frontend, event.victims()[0]).map_or(0, |view| view.wrong_total);
         let injected_at = Instant::now();
-        if let Err(message) = inject(&observer, &event) {
-            // The fault may have been set and acted on before its confirmation came back (a lost reply over lossy
-            // UDP, retried after the replica already crashed: "no replica is running"): a victim replaced right
-            // after is a fault injected. Its replacement follows the managers' crash agreement, so it is awaited
-            // (bounded) rather than looked for once; a replica the fault never reached is not replaced at all.
-            let replaced_meanwhile = observer
-                .wait_for("the victim of an unconfirmed injection to be replaced", UNCONFIRMED_BOUND, || {
-                    before
-                        .iter()
-                        .any(|(&id, &incarnation)| {
-                            observer.status(id).is_ok_and(|status| status.incarnation > incarnation)
-                        })
-                        .then_some(())
-                })
-                .is_ok();
-            if replaced_meanwhile {
-                observer
-                    .say(&format!("event {number}: no confirmation ({message}), but the victim is already replaced"));
-            } else {
-                problems.push(format!("event {number} ({}): {message}", event.describe()));
-                observer.say(&format!("event {number}: {}: FAILED to inject: {message}", event.describe()));
-                break;
+        // Tailed from before the fault: a stopped manager's drop and return show up as `members live=` lines.
+        let mut sequencer_log = LogTail::from_end(running.log_path("sequencer.log"));
+        let mut paused = None;
+        match inject(&observer, running, &event) {
+            Ok(stopped) => paused = stopped,
+            Err(message) => {
+                // The fault may have been set and acted on before its confirmation came back (a lost reply over lossy
+                // UDP, retried after the replica already crashed: "no replica is running"): a victim replaced right
+                // after is a fault injected. Its replacement follows the managers' crash agreement, so it is awaited
+                // (bounded) rather than looked for once; a replica the fault never reached is not replaced at all.
+                let replaced_meanwhile = observer
+                    .wait_for("the victim of an unconfirmed injection to be replaced", UNCONFIRMED_BOUND, || {
+                        before
+                            .iter()
+                            .any(|(&id, &incarnation)| {
+                                observer.status(id).is_ok_and(|status| status.incarnation > incarnation)
+                            })
+                            .then_some(())
+                    })
+                    .is_ok();
+                if replaced_meanwhile {
+                    observer.say(&format!(
+                        "event {number}: no confirmation ({message}), but the victim is already replaced"
+                    ));
+                } else {
+                    problems.push(format!("event {number} ({}): {message}", event.describe()));
+                    observer.say(&format!("event {number}: {}: FAILED to inject: {message}", event.describe()));
+                    break;
+                }
             }
         }
         observer.say(&format!("event {number}: {}", event.describe()));
+        // A resumed manager that was never dropped keeps its incarnation: it is back once it has executed what the
+        // others had executed when it was resumed (a dropped one cannot get there without a state transfer).
+        let mut caught_up_mark = None;
+        // Time back in the vote counts from the fault, or for a pause from the resume (its length is the schedule's).
+        let mut recovery_from = injected_at;
+        if let (Some(stopped), Event::Pause { pause_ms, .. }) = (paused.take(), &event) {
+            match hold_and_resume(&observer, stopped, Duration::from_millis(*pause_ms)) {
+                Ok(mark) => {
+                    observer.say(&format!(
+                        "event {number}: replica manager {} resumed (SIGCONT); the others had executed up to seq {mark}",
+                        event.victims()[0]
+                    ));
+                    caught_up_mark = Some(mark);
+                    recovery_from = Instant::now();
+                }
+                Err(message) => {
+                    problems.push(format!("event {number} ({}): {message}", event.describe()));
+                    observer.say(&format!("event {number}: FAILED: {message}"));
+                    break;
+                }
+            }
+        }
         let recovered = observer.wait_for("every replica back in the vote", RECOVERY_BOUND, || {
             let all_back = replicas.iter().all(|&id| {
                 let Ok(status) = observer.status(id) else { return false };
@@ -283,6 +328,11 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
                     // can follow); otherwise the front end has reported it and its replacement is awaited.
                     (Event::LieThenHeal { .. }, Some(&incarnation)) => {
                         status.incarnation > incarnation || view.wrong_total - wrong_before < wrong_limit
+                    }
+                    // A stopped manager comes back replaced (dropped by the sequencer) or caught up (not dropped).
+                    (Event::Pause { .. }, Some(&incarnation)) => {
+                        status.incarnation > incarnation
+                            || caught_up_mark.is_some_and(|mark| status.executed_up_to >= mark)
                     }
                     // A killed, lying or crashing victim must be a new incarnation.
                     (_, Some(&incarnation)) => status.incarnation > incarnation,
@@ -298,14 +348,18 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
         let counts = load.progress.counts();
         match recovered {
             Ok(()) => {
-                let recovery = injected_at.elapsed();
+                let recovery = recovery_from.elapsed();
                 observer.say(&format!(
-                    "event {number}: every replica in the vote again after {} ms ({replaced} replaced); load so far: \
-                     {} requests, {} failed",
+                    "event {number}: every replica in the vote again after {} ms{} ({replaced} replaced); load so \
+                     far: {} requests, {} failed",
                     recovery.as_millis(),
+                    if caught_up_mark.is_some() { " since the resume" } else { "" },
                     counts.requests,
                     counts.unknown
                 ));
+                if let Event::Pause { replica, .. } = event {
+                    observer.say(&format!("event {number}: {}", pause_outcome(replica, replaced, &mut sequencer_log)));
+                }
                 outcomes.push(Outcome { kind: event.kind(), replaced, recovery });
                 let incarnations = event
                     .victims()
@@ -350,22 +404,73 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
     Ok(passed)
 }
 
-fn inject(observer: &Observer, event: &Event) -> Result<(), String> {
+/// Injects `event`; a `pause` returns its stopped manager, to be resumed by [`hold_and_resume`] (or, on any early
+/// exit, by the guard's drop).
+fn inject(observer: &Observer, running: &Running, event: &Event) -> Result<Option<PausedManager>, String> {
     match *event {
-        Event::Kill { replica } => observer.kill_replica(replica).map(drop),
-        Event::Lie { replica } => observer.inject(replica, Fault::Lie).map(drop),
-        Event::CrashAfter { replica, requests } => observer.inject(replica, Fault::CrashAfter { requests }).map(drop),
+        Event::Kill { replica } => observer.kill_replica(replica).map(|_| None),
+        Event::Lie { replica } => observer.inject(replica, Fault::Lie).map(|_| None),
+        Event::CrashAfter { replica, requests } => {
+            observer.inject(replica, Fault::CrashAfter { requests }).map(|_| None)
+        }
         Event::LieThenHeal { replica } => {
             observer.inject(replica, Fault::Lie)?;
             // The heal may come too late: three wrong results already out and the replica being replaced, so
             // nobody is left to confirm it. The recovery condition tells the two cases apart.
             let _ = observer.inject(replica, Fault::None);
-            Ok(())
+            Ok(None)
         }
+        Event::Pause { replica, .. } => running.pause_manager(replica).map(Some),
         Event::KillAndLie { killed, liar } => {
             observer.kill_replica(killed)?;
-            observer.inject(liar, Fault::Lie).map(drop)
+            observer.inject(liar, Fault::Lie).map(|_| None)
         }
+    }
+}
+
+/// Keeps `stopped` stopped for `pause` (the event's own duration, not a wait for a condition), then resumes it;
+/// returns the highest seq the other replicas had executed just before it was resumed.
+fn hold_and_resume(observer: &Observer, stopped: PausedManager, pause: Duration) -> Result<u64, String> {
+    let victim = stopped.replica_id;
+    observer.wait_for(
+        &format!("replica manager {victim} (pid {}) to be stopped", stopped.pid),
+        QUERY_STOP_BOUND,
+        || stopped.is_stopped().then_some(()),
+    )?;
+    std::thread::sleep(pause);
+    let mark = observer
+        .statuses()
+        .into_iter()
+        .filter(|(id, _)| *id != victim)
+        .filter_map(|(_, status)| status.ok().map(|status| status.executed_up_to))
+        .max()
+        .unwrap_or(0);
+    stopped.resume()?;
+    Ok(mark)
+}
+
+/// How a paused manager came back, with the sequencer's `members live=` lines about it (those flushed so far).
+fn pause_outcome(replica: u16, replaced: u64, sequencer_log: &mut LogTail) -> String {
+    let changes: Vec<String> = sequencer_log
+        .new_lines()
+        .iter()
+        .filter_map(|line| live_members(line))
+        .map(|live| format!("{live:?}"))
+        .collect();
+    let sequencer = if changes.is_empty() {
+        "no change of the sequencer's live members logged yet".to_owned()
+    } else {
+        format!("sequencer's live members {}", changes.join(" then "))
+    };
+    if replaced > 0 {
+        format!(
+            "replica manager {replica} was dropped and came back behind: replica replaced by state transfer ({sequencer})"
+        )
+    } else {
+        format!(
+            "replica manager {replica} caught up without a replacement (the history held what it missed; incarnation \
+             kept; {sequencer})"
+        )
     }
 }
 
@@ -474,9 +579,13 @@ mod tests {
                     assert_ne!(first, second, "two faults on one replica");
                 }
                 assert!((GAP_MIN_MS..=GAP_MAX_MS).contains(&(gap.as_millis() as u64)));
+                if let Event::Pause { pause_ms, .. } = event {
+                    assert!((PAUSE_MIN_MS..=PAUSE_MAX_MS).contains(&pause_ms), "{event:?}");
+                }
                 kinds.insert(event.kind());
             }
-            assert_eq!(kinds.len(), if tolerated == 2 { 5 } else { 4 }, "every kind occurs: {kinds:?}");
+            assert_eq!(kinds.len(), if tolerated == 2 { 6 } else { 5 }, "every kind occurs: {kinds:?}");
+            assert!(kinds.contains("pause"), "{kinds:?}");
         }
     }
 }

@@ -244,6 +244,8 @@ pub enum DemoScenario {
     CrashAndLie,
     /// 1% datagram loss, duplication and reordering on every UDP link.
     Loss,
+    /// A replica manager is stopped (SIGSTOP) under load, dropped by the sequencer, resumed and rebuilt.
+    Pause,
 }
 
 impl DemoScenario {
@@ -254,6 +256,7 @@ impl DemoScenario {
             DemoScenario::ThreeStrikes => "three-strikes",
             DemoScenario::CrashAndLie => "crash-and-lie",
             DemoScenario::Loss => "loss",
+            DemoScenario::Pause => "pause",
         }
     }
 
@@ -264,6 +267,7 @@ impl DemoScenario {
             DemoScenario::ThreeStrikes => "the three-consecutive rule and its reset",
             DemoScenario::CrashAndLie => "four replicas: one crashes and another lies at the same moment",
             DemoScenario::Loss => "datagram loss, duplication and reordering on every UDP link",
+            DemoScenario::Pause => "a replica manager is stopped (SIGSTOP) under load, then resumed",
         }
     }
 }

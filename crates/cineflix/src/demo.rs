@@ -8,7 +8,7 @@
 
 use crate::cli::{DemoArgs, DemoScenario};
 use crate::outcome::{EXIT_FAULT, EXIT_SUCCESS};
-use crate::workload::deployment::{LogTail, Observer, Running, excerpt, field};
+use crate::workload::deployment::{LogTail, Observer, Running, excerpt, field, live_members};
 use crate::workload::history::{self, Action, Answer, Record};
 use crate::workload::{self, Plan, Workload};
 use replica_api::Fault;
@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// Answers acknowledged before a fault is injected, and again after recovery (conditions, not durations).
 const ACKS_BEFORE_FAULT: u64 = 200;
 const ACKS_AFTER_RECOVERY: u64 = 200;
+/// Answers acknowledged while a stopped replica manager is out of the group (a condition, not a duration).
+const ACKS_WHILE_STOPPED: u64 = 300;
 /// Acknowledged answers the loss demo waits for.
 const ACKS_UNDER_LOSS: u64 = 2_000;
 /// Bounds of the narrated conditions.
@@ -127,6 +129,7 @@ fn execute(args: &DemoArgs) -> Result<bool, String> {
             DemoScenario::ThreeStrikes => demo.three_strikes(2),
             DemoScenario::CrashAndLie => demo.crash_and_lie(3, 4),
             DemoScenario::Loss => demo.loss(),
+            DemoScenario::Pause => demo.pause(2),
         }
     })();
     let scenario = scenario.and_then(|()| {
@@ -242,7 +245,7 @@ impl Demo {
         ));
         self.frontend_reports_crash(victim)?;
         self.managers_agree(victim)?;
-        self.replaced_and_back(victim, before, fault_at)
+        self.replaced_and_back(victim, before, fault_at, "the fault")
     }
 
     fn liar(&mut self, victim: u16) -> Result<(), String> {
@@ -256,7 +259,7 @@ impl Demo {
         ));
         self.frontend_reports_lies(victim)?;
         self.managers_agree(victim)?;
-        self.replaced_and_back(victim, before, fault_at)
+        self.replaced_and_back(victim, before, fault_at, "the fault")
     }
 
     fn crash_and_lie(&mut self, crashed: u16, liar: u16) -> Result<(), String> {
@@ -274,8 +277,8 @@ impl Demo {
         self.frontend_reports_lies(liar)?;
         self.managers_agree(crashed)?;
         self.managers_agree(liar)?;
-        self.replaced_and_back(crashed, crashed_before, fault_at)?;
-        self.replaced_and_back(liar, liar_before, fault_at)
+        self.replaced_and_back(crashed, crashed_before, fault_at, "the fault")?;
+        self.replaced_and_back(liar, liar_before, fault_at, "the fault")
     }
 
     /// The three-consecutive rule with its reset, driven one request at a time so that each answer is known:
@@ -322,8 +325,65 @@ impl Demo {
         })?;
         self.say(&format!("front end reports the third wrong result in a row: {}", excerpt(&line)));
         self.managers_agree(victim)?;
-        self.replaced_and_back(victim, before, fault_at)?;
+        self.replaced_and_back(victim, before, fault_at, "the fault")?;
         self.start_load("load resumed")
+    }
+
+    /// A replica manager stopped with SIGSTOP under load: the sequencer drops it once it has been silent for
+    /// `member_timeout_ms` with its history half full, the other two keep answering; resumed, the manager finds itself
+    /// behind the sequencer's history and replaces its replica by state transfer (`reason=Behind`).
+    fn pause(&mut self, victim: u16) -> Result<(), String> {
+        let before = self.observer.status(victim)?;
+        let others: Vec<u16> = self.observer.replica_ids().into_iter().filter(|&id| id != victim).collect();
+        let mut sequencer = SequencerLog::new(self.running.log_path("sequencer.log"));
+        self.mark_logs();
+        let paused = self.running.pause_manager(victim)?;
+        let fault_at = Instant::now();
+        self.observer
+            .wait_for("the kernel to report the manager stopped", REPORT_BOUND, || paused.is_stopped().then_some(()))?;
+        let acks_at_stop = self.counts().acknowledged;
+        self.say(&format!(
+            "fault injected: replica manager {victim}'s process (pid {}, incarnation {}, executed seq {}) stopped with              SIGSTOP (state T); its replica keeps running but is fed nothing",
+            paused.pid, before.incarnation, before.executed_up_to
+        ));
+        let dropped = sequencer
+            .wait(&self.observer, &format!("the sequencer to drop member {victim}"), |live| !live.contains(&victim))?;
+        self.say(&format!(
+            "sequencer drops the silent manager {:.0} ms after the stop (its history half full, {victim} silent for              member_timeout_ms), {} requests acknowledged meanwhile: {}",
+            fault_at.elapsed().as_secs_f64() * 1000.0,
+            self.counts().acknowledged - acks_at_stop,
+            excerpt(&dropped)
+        ));
+        let from = self.counts().acknowledged;
+        self.wait_acks(
+            from + ACKS_WHILE_STOPPED,
+            &format!("requests keep being answered by replicas {others:?} while manager {victim} is stopped"),
+        )?;
+        let stopped_for = fault_at.elapsed();
+        paused.resume()?;
+        let resumed_at = Instant::now();
+        self.say(&format!(
+            "replica manager {victim} resumed with SIGCONT after {:.0} ms stopped",
+            stopped_for.as_secs_f64() * 1000.0
+        ));
+        let (_, behind) = self.rm_line("finding itself behind the sequencer's history", |rm, line| {
+            rm == victim && line.contains("behind skipped")
+        })?;
+        self.say(&format!("rm{victim} finds it missed requests the group has freed: {}", audit_text(&behind)));
+        let (_, started) = self.rm_line(&format!("starting replica {victim}'s replacement"), |rm, line| {
+            rm == victim && line.contains("replacement_started")
+        })?;
+        if !started.contains("reason=Behind") {
+            return Err(format!("rm{victim} replaced its replica for another reason: {}", audit_text(&started)));
+        }
+        self.say(&format!("rm{victim} replaces its stale replica (reason=Behind): {}", audit_text(&started)));
+        self.replaced_and_back(victim, before, resumed_at, "the resume")?;
+        let taken_back =
+            sequencer.wait(&self.observer, &format!("the sequencer to take member {victim} back"), |live| {
+                live.contains(&victim) && others.iter().all(|id| live.contains(id))
+            })?;
+        self.say(&format!("sequencer counts it live again: {}", excerpt(&taken_back)));
+        Ok(())
     }
 
     /// Books one ticket for customer 0 and checks the client got the right answer.
@@ -453,6 +513,7 @@ impl Demo {
         victim: u16,
         before: rm::status::RmStatus,
         fault_at: Instant,
+        since: &str,
     ) -> Result<(), String> {
         let replaced = self.observer.wait_for(&format!("replica {victim}'s replacement"), RECOVERY_BOUND, || {
             self.observer.status(victim).ok().filter(|status| status.incarnation > before.incarnation)
@@ -496,7 +557,7 @@ impl Demo {
                 && field(line, "in_vote") == Some("true")
         });
         self.say(&format!(
-            "back in the vote: replica {victim} incarnation {} serving at seq {}, {:.0} ms after the fault{}",
+            "back in the vote: replica {victim} incarnation {} serving at seq {}, {:.0} ms after {since}{}",
             back.incarnation,
             back.executed_up_to,
             fault_at.elapsed().as_secs_f64() * 1000.0,
@@ -589,4 +650,31 @@ impl Demo {
 /// An audit line without its timestamp.
 fn audit_text(line: &str) -> String {
     excerpt(line.split_once(' ').map_or(line, |(_, rest)| rest))
+}
+
+/// The sequencer's `members live=` lines, read in order from where the demo started following them.
+struct SequencerLog {
+    tail: LogTail,
+    /// Lines read but not consumed by a [`SequencerLog::wait`] yet.
+    unread: std::collections::VecDeque<String>,
+}
+
+impl SequencerLog {
+    fn new(path: std::path::PathBuf) -> SequencerLog {
+        SequencerLog { tail: LogTail::from_end(path), unread: Default::default() }
+    }
+
+    /// Waits (bounded; the sequencer flushes its log every 200 ms) for the next `members live=` line whose live set
+    /// satisfies `wanted`; the lines before it are consumed.
+    fn wait(&mut self, observer: &Observer, what: &str, wanted: impl Fn(&[u16]) -> bool) -> Result<String, String> {
+        observer.wait_for(what, RECOVERY_BOUND, || {
+            self.unread.extend(self.tail.new_lines());
+            while let Some(line) = self.unread.pop_front() {
+                if live_members(&line).is_some_and(|live| wanted(&live)) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+    }
 }

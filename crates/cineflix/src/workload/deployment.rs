@@ -1,6 +1,6 @@
 //! The cluster side of `cineflix chaos` and `cineflix demo`: a private deployment started from a shipped config,
 //! and an [`Observer`] that watches it (replica manager status, replica digests, new log lines), breaks it (SIGKILL
-//! a replica, inject a fault) and narrates with timestamps.
+//! a replica, inject a fault, stop a replica manager with SIGSTOP) and narrates with timestamps.
 //!
 //! Every wait here is a bounded poll of an observed condition; nothing sleeps in place of a condition. Deliberately
 //! not here: what to break when (`chaos`, `demo`) or how to judge the outcome (`history`).
@@ -44,6 +44,35 @@ impl Running {
         self.deployment.config.logs.dir.join(file)
     }
 
+    /// The process id of replica manager `id`: the `cineflix-rm` this deployment started, checked against `/proc`
+    /// (its command line still names this deployment's config and `--id N`, so an exited manager or a reused pid is
+    /// an error rather than somebody else's process).
+    pub fn manager_pid(&self, id: u16) -> Result<u32, String> {
+        let pid = self.cluster.pid(&format!("rm{id}")).ok_or(format!("no replica manager {id} was started"))?;
+        let config = self.deployment.config_path();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map_err(|error| format!("replica manager {id} (pid {pid}) is gone: {error}"))?;
+        let args: Vec<&[u8]> = cmdline.split(|&byte| byte == 0).collect();
+        let value_of = |flag: &str| {
+            args.windows(2).find(|pair| pair[0] == flag.as_bytes()).map(|pair| String::from_utf8_lossy(pair[1]))
+        };
+        let ours = args.first().is_some_and(|program| String::from_utf8_lossy(program).ends_with("cineflix-rm"))
+            && value_of("--id").as_deref() == Some(id.to_string().as_str())
+            && value_of("--config").as_deref() == config.to_str();
+        if !ours {
+            return Err(format!("pid {pid} is no longer replica manager {id} of {}", config.display()));
+        }
+        Ok(pid)
+    }
+
+    /// Stops replica manager `id` with SIGSTOP (its replica process keeps running, unfed). The returned guard resumes
+    /// it with SIGCONT when told to or, whatever happens (an error, a panic, an early return), when dropped.
+    pub fn pause_manager(&self, id: u16) -> Result<PausedManager, String> {
+        let pid = self.manager_pid(id)?;
+        signal(pid, "STOP")?;
+        Ok(PausedManager { replica_id: id, pid, resumed: false })
+    }
+
     /// Stops every component; removes the scratch directory (config and logs) unless `keep_logs`.
     pub fn stop(mut self, keep_logs: bool) {
         self.cluster.stop(STOP_GRACE);
@@ -53,6 +82,59 @@ impl Running {
             let _ = std::fs::remove_dir_all(&self.deployment.dir);
         }
     }
+}
+
+/// A replica manager stopped by [`Running::pause_manager`]; never left stopped: dropping it resumes it.
+#[derive(Debug)]
+pub struct PausedManager {
+    pub replica_id: u16,
+    pub pid: u32,
+    resumed: bool,
+}
+
+impl PausedManager {
+    /// Whether the kernel reports the process stopped (`T` in `/proc/<pid>/stat`), i.e. the SIGSTOP took effect.
+    pub fn is_stopped(&self) -> bool {
+        process_state(self.pid) == Some('T')
+    }
+
+    /// Resumes the manager with SIGCONT.
+    pub fn resume(mut self) -> Result<(), String> {
+        self.resumed = true;
+        signal(self.pid, "CONT")
+    }
+}
+
+impl Drop for PausedManager {
+    fn drop(&mut self) {
+        if !self.resumed {
+            // A failed run must not leave a stopped process behind (SIGTERM does not end a stopped process).
+            let _ = signal(self.pid, "CONT");
+        }
+    }
+}
+
+/// Sends `SIG<name>` to `pid` with kill(1).
+fn signal(pid: u32, name: &str) -> Result<(), String> {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .map_err(|error| format!("cannot run kill: {error}"))?;
+    if status.success() { Ok(()) } else { Err(format!("kill -{name} {pid} failed ({status})")) }
+}
+
+/// A process's state letter from `/proc/<pid>/stat` (`R`, `S`, `T` stopped, `Z`...); `None` if it is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ...`: comm may hold spaces and parentheses, so read after the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+}
+
+/// The live members of a sequencer log line `... members live=[1, 3] high_seq=... freed_up_to=...`.
+pub fn live_members(line: &str) -> Option<Vec<u16>> {
+    let start = line.find("members live=[")? + "members live=[".len();
+    let inside = &line[start..start + line[start..].find(']')?];
+    inside.split(',').map(str::trim).filter(|id| !id.is_empty()).map(|id| id.parse().ok()).collect()
 }
 
 /// One replica as the front end sees it.
@@ -286,6 +368,33 @@ mod tests {
         assert_eq!(field(line, "consecutive"), Some("3"));
         assert_eq!(field(line, "nothing"), None);
         assert_eq!(excerpt("\u{1b}[33mWARN\u{1b}[0m x=1 "), "WARN x=1");
+        let members = "2026-11-21T08:00:00Z members live=[1, 3] high_seq=4100 freed_up_to=2050";
+        assert_eq!(live_members(members), Some(vec![1, 3]));
+        assert_eq!(live_members("members live=[] high_seq=0"), Some(vec![]));
+        assert_eq!(live_members("members live=[1, x]"), None);
+        assert_eq!(live_members(line), None);
+    }
+
+    #[test]
+    fn a_stopped_process_reads_as_stopped_and_its_guard_resumes_it() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        assert!(matches!(process_state(pid), Some('R' | 'S')));
+        signal(pid, "STOP").unwrap();
+        let paused = PausedManager { replica_id: 0, pid, resumed: false };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !paused.is_stopped() {
+            assert!(Instant::now() < deadline, "SIGSTOP did not take effect");
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        drop(paused);
+        while process_state(pid) == Some('T') {
+            assert!(Instant::now() < deadline, "dropping the guard did not resume the process");
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(process_state(pid), None);
     }
 
     #[test]
