@@ -358,7 +358,10 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
                     counts.unknown
                 ));
                 if let Event::Pause { replica, .. } = event {
-                    observer.say(&format!("event {number}: {}", pause_outcome(replica, replaced, &mut sequencer_log)));
+                    let before = before.get(&replica).copied().unwrap_or(0);
+                    let now = observer.status(replica).map_or(before, |status| status.incarnation);
+                    observer
+                        .say(&format!("event {number}: {}", pause_outcome(replica, (before, now), &mut sequencer_log)));
                 }
                 outcomes.push(Outcome { kind: event.kind(), replaced, recovery });
                 let incarnations = event
@@ -449,8 +452,9 @@ fn hold_and_resume(observer: &Observer, stopped: PausedManager, pause: Duration)
     Ok(mark)
 }
 
-/// How a paused manager came back, with the sequencer's `members live=` lines about it (those flushed so far).
-fn pause_outcome(replica: u16, replaced: u64, sequencer_log: &mut LogTail) -> String {
+/// How a paused manager came back (`incarnations`: before the stop, now), with the sequencer's `members live=` lines
+/// flushed so far.
+fn pause_outcome(replica: u16, incarnations: (u64, u64), sequencer_log: &mut LogTail) -> String {
     let changes: Vec<String> = sequencer_log
         .new_lines()
         .iter()
@@ -458,18 +462,20 @@ fn pause_outcome(replica: u16, replaced: u64, sequencer_log: &mut LogTail) -> St
         .map(|live| format!("{live:?}"))
         .collect();
     let sequencer = if changes.is_empty() {
-        "no change of the sequencer's live members logged yet".to_owned()
+        "no change of the sequencer's live members logged".to_owned()
     } else {
         format!("sequencer's live members {}", changes.join(" then "))
     };
-    if replaced > 0 {
+    let (before, now) = incarnations;
+    if now > before {
         format!(
-            "replica manager {replica} was dropped and came back behind: replica replaced by state transfer ({sequencer})"
+            "replica manager {replica} came back behind the history: replica replaced by state transfer, \
+             incarnation {before} -> {now} ({sequencer})"
         )
     } else {
         format!(
-            "replica manager {replica} caught up without a replacement (the history held what it missed; incarnation \
-             kept; {sequencer})"
+            "replica manager {replica} caught up without a replacement: the history held what it missed, \
+             incarnation {now} kept ({sequencer})"
         )
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const ACKS_BEFORE_FAULT: u64 = 200;
 const ACKS_AFTER_RECOVERY: u64 = 200;
 /// Answers acknowledged while a stopped replica manager is out of the group (a condition, not a duration).
-const ACKS_WHILE_STOPPED: u64 = 300;
+const ACKS_WHILE_STOPPED: u64 = 2_000;
 /// Acknowledged answers the loss demo waits for.
 const ACKS_UNDER_LOSS: u64 = 2_000;
 /// Bounds of the narrated conditions.
@@ -343,13 +343,15 @@ impl Demo {
             .wait_for("the kernel to report the manager stopped", REPORT_BOUND, || paused.is_stopped().then_some(()))?;
         let acks_at_stop = self.counts().acknowledged;
         self.say(&format!(
-            "fault injected: replica manager {victim}'s process (pid {}, incarnation {}, executed seq {}) stopped with              SIGSTOP (state T); its replica keeps running but is fed nothing",
+            "fault injected: replica manager {victim}'s process (pid {}, incarnation {}, executed seq {}) stopped with \
+             SIGSTOP (state T); its replica keeps running but is fed nothing",
             paused.pid, before.incarnation, before.executed_up_to
         ));
         let dropped = sequencer
             .wait(&self.observer, &format!("the sequencer to drop member {victim}"), |live| !live.contains(&victim))?;
         self.say(&format!(
-            "sequencer drops the silent manager {:.0} ms after the stop (its history half full, {victim} silent for              member_timeout_ms), {} requests acknowledged meanwhile: {}",
+            "sequencer drops the silent manager {:.0} ms after the stop (its history half full, {victim} silent for \
+             member_timeout_ms), {} requests acknowledged meanwhile: {}",
             fault_at.elapsed().as_secs_f64() * 1000.0,
             self.counts().acknowledged - acks_at_stop,
             excerpt(&dropped)
