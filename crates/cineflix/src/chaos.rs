@@ -220,7 +220,12 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
     let mut last_victims: Option<(usize, BTreeMap<u16, u64>)> = None;
     loop {
         let (gap, event) = schedule.next_event();
-        if Instant::now() + gap >= end {
+        // An event that would still be holding its fault at the end is not started.
+        let held = match event {
+            Event::Pause { pause_ms, .. } => Duration::from_millis(pause_ms),
+            _ => Duration::ZERO,
+        };
+        if Instant::now() + gap + held >= end {
             break;
         }
         // The gap is the schedule's, not a wait for a condition.
