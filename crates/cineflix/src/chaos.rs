@@ -32,6 +32,8 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(60);
 /// a second on loopback).
 const UNCONFIRMED_BOUND: Duration = Duration::from_secs(10);
 const CONVERGE_BOUND: Duration = Duration::from_secs(60);
+/// A paused manager is resumed by a watchdog this long after its pause should have ended, should this run die first.
+const WATCHDOG_MARGIN: Duration = Duration::from_secs(10);
 /// A SIGSTOPped process is reported stopped by the kernel at once; this bounds the check.
 const QUERY_STOP_BOUND: Duration = Duration::from_secs(5);
 /// Gaps between events, drawn uniformly (milliseconds).
@@ -430,7 +432,9 @@ fn inject(observer: &Observer, running: &Running, event: &Event) -> Result<Optio
             let _ = observer.inject(replica, Fault::None);
             Ok(None)
         }
-        Event::Pause { replica, .. } => running.pause_manager(replica).map(Some),
+        Event::Pause { replica, pause_ms } => {
+            running.pause_manager(replica, Duration::from_millis(pause_ms) + WATCHDOG_MARGIN).map(Some)
+        }
         Event::KillAndLie { killed, liar } => {
             observer.kill_replica(killed)?;
             observer.inject(liar, Fault::Lie).map(|_| None)

@@ -337,7 +337,8 @@ impl Demo {
         let others: Vec<u16> = self.observer.replica_ids().into_iter().filter(|&id| id != victim).collect();
         let mut sequencer = SequencerLog::new(self.running.log_path("sequencer.log"));
         self.mark_logs();
-        let paused = self.running.pause_manager(victim)?;
+        // Resumed by the demo once the steps below are seen; the watchdog's bound covers the longest they may take.
+        let paused = self.running.pause_manager(victim, REPORT_BOUND + RECOVERY_BOUND + LOAD_BOUND)?;
         let fault_at = Instant::now();
         self.observer
             .wait_for("the kernel to report the manager stopped", REPORT_BOUND, || paused.is_stopped().then_some(()))?;

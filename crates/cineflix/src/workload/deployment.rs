@@ -66,11 +66,14 @@ impl Running {
     }
 
     /// Stops replica manager `id` with SIGSTOP (its replica process keeps running, unfed). The returned guard resumes
-    /// it with SIGCONT when told to or, whatever happens (an error, a panic, an early return), when dropped.
-    pub fn pause_manager(&self, id: u16) -> Result<PausedManager, String> {
+    /// it with SIGCONT when told to or, whatever happens (an error, a panic, an early return), when dropped; and should
+    /// this process die first (Ctrl-C, SIGKILL), a detached watchdog resumes it `resume_by` after the stop.
+    pub fn pause_manager(&self, id: u16, resume_by: Duration) -> Result<PausedManager, String> {
         let pid = self.manager_pid(id)?;
+        let watchdog = spawn_watchdog(pid, resume_by)?;
+        let paused = PausedManager { replica_id: id, pid, resumed: false, watchdog: Some(watchdog) };
         signal(pid, "STOP")?;
-        Ok(PausedManager { replica_id: id, pid, resumed: false })
+        Ok(paused)
     }
 
     /// Stops every component; removes the scratch directory (config and logs) unless `keep_logs`.
@@ -90,6 +93,8 @@ pub struct PausedManager {
     pub replica_id: u16,
     pub pid: u32,
     resumed: bool,
+    /// `sh` that sends SIGCONT after the bound unless stopped first (see [`spawn_watchdog`]).
+    watchdog: Option<std::process::Child>,
 }
 
 impl PausedManager {
@@ -101,7 +106,17 @@ impl PausedManager {
     /// Resumes the manager with SIGCONT.
     pub fn resume(mut self) -> Result<(), String> {
         self.resumed = true;
-        signal(self.pid, "CONT")
+        let resumed = signal(self.pid, "CONT");
+        self.stop_watchdog();
+        resumed
+    }
+
+    fn stop_watchdog(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            // SIGTERM, which its trap turns into ending its `sleep` too (a SIGKILL would leave the sleep behind).
+            let _ = signal(watchdog.id(), "TERM");
+            let _ = watchdog.wait();
+        }
     }
 }
 
@@ -111,7 +126,27 @@ impl Drop for PausedManager {
             // A failed run must not leave a stopped process behind (SIGTERM does not end a stopped process).
             let _ = signal(self.pid, "CONT");
         }
+        self.stop_watchdog();
     }
+}
+
+/// A shell that sends SIGCONT to `pid` after `resume_by`, in its own process group so that a Ctrl-C meant for this
+/// program does not end it: a manager stopped by a run that died is resumed all the same (and then ends with the
+/// rest of the deployment, whose signal it held pending). SIGTERM ends it with its `sleep`.
+fn spawn_watchdog(pid: u32, resume_by: Duration) -> Result<std::process::Child, String> {
+    use std::os::unix::process::CommandExt as _;
+    let script = format!(
+        "sleep {:.3} & sleeping=$!; trap 'kill $sleeping; exit 0' TERM; wait $sleeping; kill -CONT {pid}",
+        resume_by.as_secs_f64()
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot start the resume watchdog: {error}"))
 }
 
 /// Sends `SIG<name>` to `pid` with kill(1).
@@ -381,7 +416,9 @@ mod tests {
         let pid = child.id();
         assert!(matches!(process_state(pid), Some('R' | 'S')));
         signal(pid, "STOP").unwrap();
-        let paused = PausedManager { replica_id: 0, pid, resumed: false };
+        let watchdog = spawn_watchdog(pid, Duration::from_secs(60)).unwrap();
+        let watchdog_pid = watchdog.id();
+        let paused = PausedManager { replica_id: 0, pid, resumed: false, watchdog: Some(watchdog) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while !paused.is_stopped() {
             assert!(Instant::now() < deadline, "SIGSTOP did not take effect");
@@ -392,6 +429,16 @@ mod tests {
             assert!(Instant::now() < deadline, "dropping the guard did not resume the process");
             std::thread::sleep(POLL_INTERVAL);
         }
+        assert_eq!(process_state(watchdog_pid), None, "the guard ends and reaps its watchdog");
+        // Left alone, the watchdog resumes a stopped process by itself.
+        signal(pid, "STOP").unwrap();
+        while process_state(pid) != Some('T') {
+            assert!(Instant::now() < deadline, "SIGSTOP did not take effect");
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        let mut watchdog = spawn_watchdog(pid, Duration::from_millis(100)).unwrap();
+        assert!(watchdog.wait().unwrap().success());
+        assert_ne!(process_state(pid), Some('T'), "the watchdog resumed the process");
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(process_state(pid), None);
