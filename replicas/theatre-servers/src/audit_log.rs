@@ -328,18 +328,20 @@ fn push_three_digits(out: &mut String, value: u16) {
 }
 
 /// `{}` of an unsigned integer.
-fn push_u64(out: &mut String, mut value: u64) {
+fn push_u64(out: &mut String, value: u64) {
+    if value < 10 {
+        out.push(char::from(b'0' + value as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    let mut rest = value;
+    while rest > 0 {
         start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// `{}` of a signed integer.
@@ -466,8 +468,7 @@ mod tests {
                 out.push_str("shows[");
                 for (index, show) in shows.iter().enumerate() {
                     let comma = if index > 0 { "," } else { "" };
-                    let _ =
-                        write!(out, "{comma}{}:{}:{}/{}", show.movie_id, show.movie, show.available, show.capacity);
+                    let _ = write!(out, "{comma}{}:{}:{}/{}", show.movie_id, show.movie, show.available, show.capacity);
                 }
                 out.push(']');
             }
@@ -504,8 +505,22 @@ mod tests {
     fn hand_written_rest_matches_the_write_reference() {
         use booking::{Date, MovedBooking, MovieId, ScheduleEntry, SlotLetter, TheatreCode};
         let texts = [
-            "ATWC0001", "", "avatar", "a \"quoted\" name", "back\\slash", "tab\there", "new\nline", "cr\r",
-            "nul\0", "bell\u{7}", "del\u{7f}", "é café", "e\u{301}", "\u{200b}zero-width", "emoji 🎬", "'single'",
+            "ATWC0001",
+            "",
+            "avatar",
+            "a \"quoted\" name",
+            "back\\slash",
+            "tab\there",
+            "new\nline",
+            "cr\r",
+            "nul\0",
+            "bell\u{7}",
+            "del\u{7f}",
+            "é café",
+            "e\u{301}",
+            "\u{200b}zero-width",
+            "emoji 🎬",
+            "'single'",
             "~tilde ` grave",
         ];
         let numbers = [0, 1, -1, 9, 10, 99, 100, 10_000, i32::MAX, i32::MIN];
@@ -524,7 +539,11 @@ mod tests {
             let text = text.to_string();
             let number = numbers[index % numbers.len()];
             for operation in [
-                Operation::AddMovieSlots { movie_id: text.clone(), movie_name: other.clone(), booking_capacity: number },
+                Operation::AddMovieSlots {
+                    movie_id: text.clone(),
+                    movie_name: other.clone(),
+                    booking_capacity: number,
+                },
                 Operation::RemoveMovieSlots { movie_id: other.clone(), movie_name: text.clone() },
                 Operation::ListMovieShowsAvailability { movie_name: text.clone() },
                 Operation::BookMovieTickets {
@@ -565,7 +584,11 @@ mod tests {
         let schedule = movie_ids
             .iter()
             .enumerate()
-            .map(|(index, &movie_id)| ScheduleEntry { movie_id, movie: Movie::ALL[index % 3], tickets: index as u32 * 977 })
+            .map(|(index, &movie_id)| ScheduleEntry {
+                movie_id,
+                movie: Movie::ALL[index % 3],
+                tickets: index as u32 * 977,
+            })
             .collect::<Vec<_>>();
         let moved = texts
             .iter()

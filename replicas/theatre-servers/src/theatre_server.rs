@@ -290,10 +290,13 @@ impl TheatreServer {
         tracing::debug!(theatre = %self.code, %from, %error, "malformed message dropped");
     }
 
-    fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> impl Future<Output = PeerResponse> + use<'_> {
+    /// Boxed: the call's future (retry timer, send state) is several hundred bytes, and the coordinator's futures
+    /// move it by value a few times per call; a pointer is cheaper to move than the allocation is to make.
+    fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> Pin<Box<dyn Future<Output = PeerResponse> + '_>> {
         debug_assert_ne!(to, self.code);
-        self.client
-            .call(self.theatre_addrs[to.index()], Op::Peer, &request.encode(), |bytes| PeerResponse::decode(bytes).ok())
+        Box::pin(self.client.call(self.theatre_addrs[to.index()], Op::Peer, &request.encode(), |bytes| {
+            PeerResponse::decode(bytes).ok()
+        }))
     }
 }
 
@@ -341,8 +344,7 @@ impl<'a> Peers for UdpPeers<'a> {
                 if !request.is_mutation() && self.speculation.is_none() {
                     let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
                     if let Some(next) = next.filter(|next| *next > to) {
-                        let reply: Pin<Box<dyn Future<Output = PeerResponse> + 'a>> =
-                            Box::pin(server.call_remote(next, &request));
+                        let reply = server.call_remote(next, &request);
                         self.speculation = Some(Speculation { to: next, request: request.clone(), reply });
                     }
                 }

@@ -93,7 +93,8 @@ pub fn bench_mix_workload(seed: u64, count: usize, customers_per_theatre: u16) -
             let date = today + jiff::Span::new().days(day);
             for letter in ['M', 'A', 'E'] {
                 for movie in MOVIES {
-                    let movie_id = format!("{theatre}{letter}{:02}{:02}{:02}", date.day(), date.month(), date.year() % 100);
+                    let movie_id =
+                        format!("{theatre}{letter}{:02}{:02}{:02}", date.day(), date.month(), date.year() % 100);
                     slots.push((movie_id, movie));
                 }
             }
