@@ -129,11 +129,29 @@ impl RpcClient {
     where
         F: Fn(&[u8]) -> Option<T> + 'a,
     {
+        self.call_with(to, op, &mut |out| out.extend_from_slice(payload), accept)
+    }
+
+    /// [`RpcClient::call`] with the payload written by `write_payload` straight into the message, after the
+    /// envelope header (one buffer per call instead of one for the payload and one for the message).
+    pub fn call_with<'a, T, F>(
+        &'a self,
+        to: SocketAddr,
+        op: Op,
+        write_payload: &mut dyn FnMut(&mut Vec<u8>),
+        accept: F,
+    ) -> impl Future<Output = T> + use<'a, T, F>
+    where
+        F: Fn(&[u8]) -> Option<T> + 'a,
+    {
         let request_id = self.next_request_id.get();
         self.next_request_id.set(request_id + 1);
         self.pending.borrow_mut().push(PendingCall { request_id, reply: None, waker: None });
         let guard = PendingGuard { client: self, request_id };
-        let message = Envelope { kind: Kind::Call, op, incarnation: self.incarnation, request_id, payload }.encode();
+        let mut message = Vec::with_capacity(64);
+        Envelope { kind: Kind::Call, op, incarnation: self.incarnation, request_id, payload: &[] }
+            .encode_into(&mut message);
+        write_payload(&mut message);
         // First transmission right away; `try_send` is the synchronous path of a healthy link.
         let first_sent = self.try_send_now(&message, to);
         async move {
@@ -265,7 +283,12 @@ struct CallerHistory {
 pub struct Responder {
     callers: Vec<CallerHistory>,
     clock: u64,
+    /// Buffers of forgotten replies, reused for new ones (a call per message otherwise costs an allocation).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare reply buffers kept at most.
+const SPARE_MAX: usize = 16;
 
 impl Responder {
     pub fn admit(&mut self, caller: SocketAddr, incarnation: u64, request_id: u64) -> Admission {
@@ -306,8 +329,11 @@ impl Responder {
             None => {
                 history.replies.insert(request_id, None);
                 while history.replies.len() > HISTORY_PER_CALLER {
-                    let (forgotten, _) = history.replies.pop_first().expect("more than HISTORY_PER_CALLER entries");
+                    let (forgotten, reply) = history.replies.pop_first().expect("more than HISTORY_PER_CALLER entries");
                     history.floor = history.floor.max(forgotten);
+                    if let Some(buffer) = reply.filter(|_| self.spare.len() < SPARE_MAX) {
+                        self.spare.push(buffer);
+                    }
                 }
                 Admission::New
             }
@@ -319,7 +345,10 @@ impl Responder {
         let history =
             self.callers.iter_mut().find(|history| history.caller == caller && history.incarnation == incarnation);
         if let Some(slot) = history.and_then(|history| history.replies.get_mut(&request_id)) {
-            *slot = Some(reply_message.to_vec());
+            let mut buffer = self.spare.pop().unwrap_or_default();
+            buffer.clear();
+            buffer.extend_from_slice(reply_message);
+            *slot = Some(buffer);
         }
     }
 }

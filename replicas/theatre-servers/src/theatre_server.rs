@@ -205,7 +205,7 @@ impl TheatreServer {
                     };
                     self.calls_handled.set(self.calls_handled.get() + 1);
                     let response = self.theatre.borrow_mut().handle(request);
-                    self.complete(&envelope, from, &response.encode(), &mut reply).await;
+                    self.complete_with(&envelope, from, |out| response.encode_into(out), &mut reply).await;
                 }
                 Op::Snapshot => {
                     let snapshot = self.snapshot();
@@ -265,14 +265,26 @@ impl TheatreServer {
 
     /// Encodes the reply to `call`, remembers it for retries, and sends it.
     async fn complete(&self, call: &Envelope<'_>, to: SocketAddr, payload: &[u8], reply: &mut Vec<u8>) {
+        self.complete_with(call, to, |out| out.extend_from_slice(payload), reply).await;
+    }
+
+    /// [`TheatreServer::complete`] with the payload written by `write_payload` straight after the header.
+    async fn complete_with(
+        &self,
+        call: &Envelope<'_>,
+        to: SocketAddr,
+        write_payload: impl FnOnce(&mut Vec<u8>),
+        reply: &mut Vec<u8>,
+    ) {
         Envelope {
             kind: Kind::Reply,
             op: call.op,
             incarnation: call.incarnation,
             request_id: call.request_id,
-            payload,
+            payload: &[],
         }
         .encode_into(reply);
+        write_payload(reply);
         self.responder.borrow_mut().complete(to, call.incarnation, call.request_id, reply);
         self.send(reply, to).await;
     }
@@ -294,9 +306,12 @@ impl TheatreServer {
     /// move it by value a few times per call; a pointer is cheaper to move than the allocation is to make.
     fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> Pin<Box<dyn Future<Output = PeerResponse> + '_>> {
         debug_assert_ne!(to, self.code);
-        Box::pin(self.client.call(self.theatre_addrs[to.index()], Op::Peer, &request.encode(), |bytes| {
-            PeerResponse::decode(bytes).ok()
-        }))
+        Box::pin(self.client.call_with(
+            self.theatre_addrs[to.index()],
+            Op::Peer,
+            &mut |out| request.encode_into(out),
+            |bytes| PeerResponse::decode(bytes).ok(),
+        ))
     }
 }
 
