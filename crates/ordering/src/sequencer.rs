@@ -20,18 +20,20 @@
 //! delivered it, so one live member that stops consuming stops the group: that is the flow-control cost, and the
 //! reason members can stop being live.
 //!
-//! Liveness: a member that stays *silent* (no NAK, no report, not even in answer to the probes a full history
-//! sends) for `member_timeout_ms` while it holds back a history at least half full is dropped: it stops counting
-//! for freeing history and stops receiving the multicast, so a stopped member process (SIGSTOP, a long stall, a
-//! host gone) costs the group at most about `member_timeout_ms` of back-pressure instead of stopping it. A member
-//! is never dropped below `live_members_min` live members (a majority by default): history is only freed once a
-//! majority delivered it, so the state every dropped member needs still exists on a live one. A dropped member
-//! still gets a `Sync` asking for a report every `probe_interval_ms`. When it wakes up, a report at or beyond the
-//! freed point makes it live again; a NAK below the freed point is answered `Behind{freed + 1}` and makes it live
-//! again from the freed point (history is kept from there, so under load it does not chase a freed point that
-//! moves on), and its runtime rebuilds it there by state transfer (`Member::new_at(freed + 1)`). A slow member that answers probes is never dropped: it is
-//! flow control, not failure. Members removed by the runtime (`set_member_live(id, false)`) stay removed until the
-//! runtime says otherwise.
+//! Liveness (opt-in with `member_timeout_ms`, for runtimes that rebuild a member told `Behind`): a member that
+//! stays *silent* while it holds back a history at least half full is dropped: it stops counting for freeing
+//! history and stops receiving the multicast, so a stopped member process (SIGSTOP, a long stall, a host gone)
+//! costs the group about `member_timeout_ms` of back-pressure instead of stopping it. Silent means: nothing heard
+//! (no NAK, no report) for `member_timeout_ms`, and no answer for half of it to a question asked since (a
+//! `Sync{report_requested}` to it alone); a slow member that answers is flow control, not failure, and stays. A
+//! member is never dropped below `live_members_min` live members (a majority by default): history is only freed
+//! once a majority delivered it, so the state every dropped member needs still exists on a live one (a member
+//! re-admitted after `Behind` does not count in that majority until it reports beyond its re-admission point). A
+//! dropped member still gets a `Sync` asking for a report every `probe_interval_ms`. When it wakes up, a report at
+//! or beyond the freed point makes it live again; a NAK below the freed point is answered `Behind{freed + 1}` and
+//! makes it live again from the freed point (history is kept from there, so under load it does not chase a freed
+//! point that moves on), and its runtime rebuilds it there by state transfer (`Member::new_at(freed + 1)`).
+//! Members removed by the runtime (`set_member_live(id, false)`) stay removed until the runtime says otherwise.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -65,7 +67,9 @@ pub struct SequencerConfig {
     /// Most entries retransmitted in answer to one NAK (bounds the work one datagram can cause).
     pub retransmit_max: usize,
     /// A live member silent this long while it holds back a history at least half full is dropped (module doc,
-    /// "Liveness"); 0 never drops one.
+    /// "Liveness"); 0 (the default) never drops one. Only for members whose runtime rebuilds them by state transfer
+    /// when told `Behind` (`udp::ordering_shell::MemberNode::spawn_resuming`): a re-admitted member that is not
+    /// rebuilt can never deliver past its gap and would hold the history for good.
     pub member_timeout_ms: u64,
     /// Silent members are never dropped below this many live members.
     pub live_members_min: usize,
@@ -73,8 +77,8 @@ pub struct SequencerConfig {
 
 impl SequencerConfig {
     /// Defaults suitable for loopback: history of 4,096, heartbeat 50 ms, probe 1,000 ms, dedup window 4,096,
-    /// batches up to 1,400 bytes, at most 1,024 entries resent per NAK, a silent member dropped after 1,000 ms while
-    /// a majority of members stays live.
+    /// batches up to 1,400 bytes, at most 1,024 entries resent per NAK, silent members never dropped (a deployment
+    /// opts in with `member_timeout_ms`; a majority of members then stays live).
     pub fn new(id: NodeId, members: Vec<NodeId>) -> Self {
         let live_members_min = members.len() / 2 + 1;
         SequencerConfig {
@@ -89,7 +93,7 @@ impl SequencerConfig {
             submitters_max: 64,
             batch_bytes_max: 1400,
             retransmit_max: 1024,
-            member_timeout_ms: 1000,
+            member_timeout_ms: 0,
             live_members_min,
         }
     }
@@ -136,8 +140,12 @@ struct MemberState {
     delivered_up_to: u64,
     /// When the member was last heard from (any NAK or report), or when this sequencer started.
     heard_ms: u64,
-    /// When the member was first asked to report (`Sync{report_requested}` to it alone) since it was last heard.
+    /// When the member was first asked to report (`Sync{report_requested}` to it alone) since it was last heard;
+    /// cleared whenever it is heard.
     asked_ms: Option<u64>,
+    /// Re-admitted at this freed point after `Behind`: until it reports beyond it, its replica is being rebuilt and
+    /// it does not count as one of the `live_members_min` that hold the state.
+    readmitted_at: Option<u64>,
 }
 
 impl MemberState {
@@ -211,6 +219,7 @@ impl Sequencer {
                 delivered_up_to: config.first_seq - 1,
                 heard_ms: now_ms,
                 asked_ms: None,
+                readmitted_at: None,
             })
             .collect();
         Sequencer {
@@ -343,8 +352,12 @@ impl Sequencer {
             return false;
         };
         member.heard_ms = now_ms;
+        member.asked_ms = None;
         // Clamped: a member cannot have delivered what was never ordered (a bogus or future report must not free).
         member.delivered_up_to = member.delivered_up_to.max(delivered_up_to.min(self.high_seq));
+        if member.readmitted_at.is_some_and(|point| member.delivered_up_to > point) {
+            member.readmitted_at = None;
+        }
         if member.liveness == Liveness::Silent && member.delivered_up_to >= freed_up_to {
             member.liveness = Liveness::Live;
             self.stats.members_returned += 1;
@@ -364,14 +377,14 @@ impl Sequencer {
         }
         let mut ask = Vec::new();
         for index in 0..self.members.len() {
-            let live = self.members.iter().filter(|member| member.is_live()).count();
+            // Live members that hold the state: one still being rebuilt after `Behind` does not count yet.
+            let live = self.members.iter().filter(|member| member.is_live() && member.readmitted_at.is_none()).count();
             let member = &mut self.members[index];
             let holds_history = member.delivered_up_to <= self.freed_up_to;
             if !member.is_live() || !holds_history || now_ms < member.heard_ms + timeout_ms / 2 {
                 continue;
             }
-            let asked_since_heard = member.asked_ms.filter(|&asked| asked >= member.heard_ms);
-            match asked_since_heard {
+            match member.asked_ms {
                 Some(asked)
                     if live > self.config.live_members_min
                         && now_ms >= member.heard_ms + timeout_ms
@@ -394,7 +407,7 @@ impl Sequencer {
     /// heard (later ones must not push its deadline back).
     fn ask_to_report(&mut self, now_ms: u64, member: NodeId) {
         if let Some(state) = self.members.iter_mut().find(|state| state.id == member)
-            && state.asked_ms.is_none_or(|asked| asked < state.heard_ms)
+            && state.asked_ms.is_none()
         {
             state.asked_ms = Some(now_ms);
         }
@@ -451,6 +464,7 @@ impl Sequencer {
         {
             state.liveness = Liveness::Live;
             state.delivered_up_to = state.delivered_up_to.max(freed_up_to);
+            state.readmitted_at = Some(state.delivered_up_to);
             self.stats.members_returned += 1;
         }
     }

@@ -23,6 +23,8 @@ struct Cluster {
     members: Vec<Member>,
     submitter: Submitter,
     delivered: Vec<Vec<OrderedEntry>>,
+    /// Members whose application takes no deliveries (they hold entries back and send no report of their own).
+    stalled: Vec<bool>,
     accepted: Vec<(u64, u64)>,
     /// Every datagram sent, dropped or not.
     log: Vec<Sent>,
@@ -31,8 +33,11 @@ struct Cluster {
 impl Cluster {
     fn new(member_count: usize, history_capacity: usize) -> Cluster {
         let members: Vec<NodeId> = (0..member_count).map(member_id).collect();
-        let sequencer =
-            Sequencer::new(SequencerConfig { history_capacity, ..SequencerConfig::new(SEQUENCER, members) }, 0);
+        // Silent members are dropped after a second, as in a deployment (`[sequencer] member_timeout_ms`); with
+        // two members a majority is both, so only the three-member tests can drop one.
+        let config =
+            SequencerConfig { history_capacity, member_timeout_ms: 1000, ..SequencerConfig::new(SEQUENCER, members) };
+        let sequencer = Sequencer::new(config, 0);
         let members = (0..member_count)
             .map(|index| {
                 let config =
@@ -46,6 +51,7 @@ impl Cluster {
             members,
             submitter: Submitter::new(SubmitterConfig::new(FRONT_END, SEQUENCER)),
             delivered: vec![Vec::new(); member_count],
+            stalled: vec![false; member_count],
             accepted: Vec::new(),
             log: Vec::new(),
         }
@@ -75,7 +81,9 @@ impl Cluster {
                 push(SEQUENCER, transmit, member_count);
             }
             for (index, member) in self.members.iter_mut().enumerate() {
-                while let Some(entry) = member.poll_deliver() {
+                while !self.stalled[index]
+                    && let Some(entry) = member.poll_deliver()
+                {
                     self.delivered[index].push(entry);
                 }
                 while let Some(transmit) = member.poll_transmit() {
@@ -448,6 +456,25 @@ fn a_slow_member_that_answers_is_flow_control_and_never_dropped() {
     cluster.advance(1000, no_loss);
     assert_eq!(cluster.submitter.in_flight(), 0);
     assert_eq!(cluster.delivered_seqs(2), (1..=40).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_member_whose_application_stalls_answers_questions_and_is_never_dropped() {
+    let mut cluster = Cluster::new(3, 16);
+    // Its application takes nothing: it delivers nothing, so it sends no report of its own, but it answers the
+    // sequencer's questions (on this test network in the very millisecond they are asked).
+    cluster.stalled[2] = true;
+    // Half the history, not all of it: no refused request prods it, only the periodic probe asks it.
+    for request_id in 1..=10 {
+        cluster.submit(request_id);
+    }
+    cluster.advance(5 * cluster.sequencer.config().member_timeout_ms, no_loss);
+    assert_eq!(cluster.sequencer.history_len(), 10, "it holds the history back");
+    assert_eq!(cluster.sequencer.stats().members_dropped, 0);
+    cluster.stalled[2] = false;
+    cluster.advance(1000, no_loss);
+    assert_eq!(cluster.sequencer.freed_up_to(), 10);
+    assert_eq!(cluster.delivered_seqs(2), (1..=10).collect::<Vec<u64>>());
 }
 
 #[test]

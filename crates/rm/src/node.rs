@@ -165,6 +165,9 @@ struct Node {
     last_spawn_ms: Option<u64>,
     /// Starts in a row whose child never answered `Status` (reset by one that did).
     failed_starts: u32,
+    /// The seq the ordering member was last rebuilt to deliver from (0: never): entries below it may still arrive
+    /// from before the gap and are dropped.
+    rebuilt_from: u64,
     probes: BTreeMap<u64, Probe>,
     pending_fault: Option<PendingFault>,
     /// Status requests waiting for the replica's digest.
@@ -270,6 +273,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         deferred_start: None,
         last_spawn_ms: None,
         failed_starts: 0,
+        rebuilt_from: 0,
         probes: BTreeMap::new(),
         pending_fault: None,
         pending_status: Vec::new(),
@@ -379,6 +383,8 @@ impl Node {
     /// replica is being restored beyond them); a jump means the rebuild notice has not been seen yet.
     fn deliver(&mut self, now_ms: u64, entry: OrderedEntry) {
         if entry.seq <= self.manager.delivered_up_to() {
+            // Only entries from before a gap the member was rebuilt past: anything else would be a double delivery.
+            debug_assert!(entry.seq < self.rebuilt_from, "seq {} delivered twice", entry.seq);
             return;
         }
         self.skip_to(now_ms, entry.seq);
@@ -391,6 +397,7 @@ impl Node {
     fn skip_to(&mut self, now_ms: u64, next_seq: u64) {
         let expected = self.manager.delivered_up_to() + 1;
         if next_seq > expected {
+            self.rebuilt_from = next_seq;
             self.audit.line(format_args!("behind skipped={expected}..={} (member rebuilt past the gap)", next_seq - 1));
             self.manager.handle_behind(now_ms, next_seq);
         }

@@ -311,6 +311,10 @@ async fn collect(
     loop {
         let deadline = voter.poll_timeout().map(|ms| clock.instant_at(ms));
         tokio::select! {
+            // Commands first: a request's `Open` is queued before it is submitted, so it must reach the voter before
+            // any result for it (a result for a round not open yet would be recorded as seen but never voted on,
+            // and never asked for again).
+            biased;
             command = commands.recv() => match command {
                 None => return,
                 Some(CollectorCommand::Open { request_id, reply }) => {

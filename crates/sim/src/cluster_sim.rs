@@ -75,6 +75,10 @@ const HELD_DATAGRAMS_MAX: usize = 4_096;
 /// The sequencer's history in every scenario but `PausedRm`.
 const HISTORY_CAPACITY: usize = 1_024;
 
+/// `[sequencer] member_timeout_ms` of the shipped configs: the simulated managers rebuild their member when told
+/// `Behind`, as `cineflix-rm` does, so they run with the deployment's setting rather than the core's (off) default.
+const DEPLOYMENT_MEMBER_TIMEOUT_MS: u64 = 1000;
+
 /// Which cluster the seed builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClusterScenario {
@@ -441,7 +445,7 @@ struct Setup {
     initial_faults: Vec<Fault>,
     /// `SequencerConfig::history_capacity`.
     history_capacity: usize,
-    /// `SequencerConfig::member_timeout_ms`; `None` keeps the config's default.
+    /// `SequencerConfig::member_timeout_ms`; `None` takes the deployment's default.
     member_timeout_ms: Option<u64>,
     pause: Option<Pause>,
     /// `Destination::Members` goes to every configured member, also those the sequencer dropped for silence (a
@@ -633,7 +637,7 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
     let default_config = SequencerConfig::new(SEQUENCER, members);
     let sequencer_config = SequencerConfig {
         history_capacity: setup.history_capacity,
-        member_timeout_ms: setup.member_timeout_ms.unwrap_or(default_config.member_timeout_ms),
+        member_timeout_ms: setup.member_timeout_ms.unwrap_or(DEPLOYMENT_MEMBER_TIMEOUT_MS),
         ..default_config
     };
     let mut pending_faults = BTreeMap::new();

@@ -198,7 +198,9 @@ async fn run(
                 next_seq,
                 "behind the sequencer's history: member rebuilt past the gap (state transfer needed)"
             );
-            member = Member::new_at(resume.config.clone(), clock.now_ms(), next_seq);
+            // The epoch and sequencer it has adopted since it started, not the configured ones.
+            let config = MemberConfig { epoch: member.epoch(), sequencer: member.sequencer(), ..resume.config.clone() };
+            member = Member::new_at(config, clock.now_ms(), next_seq);
             resume.rebuilt.send_replace(next_seq);
         }
         match drain_deliveries(&mut member, &deliveries) {
