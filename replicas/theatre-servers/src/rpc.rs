@@ -7,7 +7,7 @@
 //! hands replies to [`RpcClient::deliver`], so that one socket has exactly one reader.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -270,7 +270,9 @@ struct CallerHistory {
     /// Calls with a request id at or below this were forgotten: never handle them again.
     floor: u64,
     /// Request id → encoded reply message, `None` while the call is being handled.
-    replies: BTreeMap<u64, Option<Vec<u8>>>,
+    /// Ascending by request id (a sorted deque rather than a map: ids arrive nearly in order, so an insert is a
+    /// push at the back and forgetting the oldest a pop at the front, with no tree nodes to allocate).
+    replies: VecDeque<(u64, Option<Vec<u8>>)>,
     last_seen: u64,
 }
 
@@ -305,7 +307,7 @@ impl Responder {
                     caller,
                     incarnation,
                     floor: 0,
-                    replies: BTreeMap::new(),
+                    replies: VecDeque::new(),
                     last_seen: clock,
                 });
                 self.callers.last_mut().expect("just pushed")
@@ -323,13 +325,15 @@ impl Responder {
         if request_id <= history.floor {
             return Admission::Stale;
         }
-        match history.replies.get(&request_id) {
-            Some(Some(reply)) => Admission::Replay(reply.clone()),
-            Some(None) => Admission::InProgress,
-            None => {
-                history.replies.insert(request_id, None);
+        match history.replies.binary_search_by_key(&request_id, |(id, _)| *id) {
+            Ok(index) => match &history.replies[index].1 {
+                Some(reply) => Admission::Replay(reply.clone()),
+                None => Admission::InProgress,
+            },
+            Err(index) => {
+                history.replies.insert(index, (request_id, None));
                 while history.replies.len() > HISTORY_PER_CALLER {
-                    let (forgotten, reply) = history.replies.pop_first().expect("more than HISTORY_PER_CALLER entries");
+                    let (forgotten, reply) = history.replies.pop_front().expect("more than HISTORY_PER_CALLER entries");
                     history.floor = history.floor.max(forgotten);
                     if let Some(buffer) = reply.filter(|_| self.spare.len() < SPARE_MAX) {
                         self.spare.push(buffer);
@@ -344,7 +348,11 @@ impl Responder {
     pub fn complete(&mut self, caller: SocketAddr, incarnation: u64, request_id: u64, reply_message: &[u8]) {
         let history =
             self.callers.iter_mut().find(|history| history.caller == caller && history.incarnation == incarnation);
-        if let Some(slot) = history.and_then(|history| history.replies.get_mut(&request_id)) {
+        let slot = history.and_then(|history| {
+            let index = history.replies.binary_search_by_key(&request_id, |(id, _)| *id).ok()?;
+            Some(&mut history.replies[index].1)
+        });
+        if let Some(slot) = slot {
             let mut buffer = self.spare.pop().unwrap_or_default();
             buffer.clear();
             buffer.extend_from_slice(reply_message);
@@ -382,6 +390,22 @@ mod tests {
         }
         assert_eq!(responder.admit(addr(1), 1, 1), Admission::Stale, "forgotten, must not run again");
         assert_eq!(responder.admit(addr(1), 1, 2), Admission::Stale);
+    }
+
+    #[test]
+    fn replies_of_reordered_calls_are_replayed_to_the_right_call() {
+        let mut responder = Responder::default();
+        for id in [5, 3, 4, 9, 1] {
+            assert_eq!(responder.admit(addr(1), 1, id), Admission::New);
+        }
+        for id in [4, 1, 9, 5, 3] {
+            responder.complete(addr(1), 1, id, format!("reply {id}").as_bytes());
+        }
+        for id in [1, 3, 4, 5, 9] {
+            assert_eq!(responder.admit(addr(1), 1, id), Admission::Replay(format!("reply {id}").into_bytes()));
+        }
+        assert_eq!(responder.admit(addr(1), 1, 2), Admission::New, "a gap is a call not seen yet");
+        assert_eq!(responder.admit(addr(1), 1, 2), Admission::InProgress);
     }
 
     #[test]
