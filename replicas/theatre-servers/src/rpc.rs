@@ -17,7 +17,7 @@ use std::time::Duration;
 use udp::Endpoint;
 
 use crate::doorbell::Doorbells;
-use crate::wire::{Envelope, Kind, Op};
+use crate::wire::{Envelope, HEADER_BYTES, Kind, Op};
 
 /// How long a caller waits before resending, and how that grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn new_incarnation() -> u64 {
 #[derive(Debug)]
 struct PendingCall {
     request_id: u64,
-    /// A reply delivered and not yet taken by the caller.
+    /// A reply delivered and not yet taken by the caller: the whole envelope (payload after `HEADER_BYTES`).
     reply: Option<Vec<u8>>,
     waker: Option<Waker>,
 }
@@ -173,7 +173,7 @@ impl RpcClient {
                 loop {
                     let reply = tokio::time::timeout_at(deadline, self.next_reply(request_id)).await;
                     match reply {
-                        Ok(bytes) => match accept(&bytes) {
+                        Ok(bytes) => match accept(&bytes[HEADER_BYTES..]) {
                             Some(value) => return value,
                             None => tracing::warn!(%to, request_id, "malformed reply dropped"),
                         },
@@ -224,16 +224,19 @@ impl RpcClient {
         })
     }
 
-    /// Hands a reply envelope read from the endpoint to the call waiting for it. Returns false (and counts it) for
-    /// a reply no call waits for.
-    pub fn deliver(&self, envelope: &Envelope<'_>) -> bool {
-        debug_assert_eq!(envelope.kind, Kind::Reply);
-        if envelope.incarnation == self.incarnation {
+    /// Hands a reply message read from the endpoint to the call waiting for it, without copying it. Returns false
+    /// (and counts it) for a reply no call waits for, or a message that is not a reply envelope.
+    pub fn deliver(&self, message: Vec<u8>) -> bool {
+        let (incarnation, request_id) = match Envelope::decode(&message) {
+            Ok(envelope) if envelope.kind == Kind::Reply => (envelope.incarnation, envelope.request_id),
+            _ => (0, 0), // never pending: request ids start at 1
+        };
+        if incarnation == self.incarnation && request_id != 0 {
             let mut pending = self.pending.borrow_mut();
             if let Some(entry) =
-                pending.iter_mut().find(|pending| pending.request_id == envelope.request_id && pending.reply.is_none())
+                pending.iter_mut().find(|pending| pending.request_id == request_id && pending.reply.is_none())
             {
-                entry.reply = Some(envelope.payload.to_vec());
+                entry.reply = Some(message);
                 if let Some(waker) = entry.waker.take() {
                     waker.wake();
                 }

@@ -181,7 +181,7 @@ impl TheatreServer {
                 }
             };
             if envelope.kind == Kind::Reply {
-                self.client.deliver(&envelope);
+                self.client.deliver(message);
                 continue;
             }
             let admission = self.responder.borrow_mut().admit(from, envelope.incarnation, envelope.request_id);
