@@ -331,7 +331,7 @@ fn push_three_digits(out: &mut Vec<u8>, value: u16) {
     push_two_digits(out, (value % 100) as u8);
 }
 
-/// `{}` of an unsigned integer.
+/// `{}` of an unsigned integer, two digits at a time.
 fn push_u64(out: &mut Vec<u8>, value: u64) {
     if value < 10 {
         out.push(b'0' + value as u8);
@@ -340,10 +340,20 @@ fn push_u64(out: &mut Vec<u8>, value: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     let mut rest = value;
-    while rest > 0 {
+    while rest >= 100 {
+        start -= 2;
+        let pair = (rest % 100) as u8;
+        digits[start] = b'0' + pair / 10;
+        digits[start + 1] = b'0' + pair % 10;
+        rest /= 100;
+    }
+    if rest >= 10 {
+        start -= 2;
+        digits[start] = b'0' + rest as u8 / 10;
+        digits[start + 1] = b'0' + rest as u8 % 10;
+    } else {
         start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
+        digits[start] = b'0' + rest as u8;
     }
     out.extend_from_slice(&digits[start..]);
 }
@@ -500,6 +510,23 @@ mod tests {
                 }
                 out.push(']');
             }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_like_display() {
+        let mut values = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1_000, 9_999, 10_000, 10_001, u64::MAX, u64::MAX - 1];
+        values.extend((0..64).map(|shift| 1u64 << shift));
+        values.extend((1..20).map(|power| 10u64.pow(power) - 1));
+        for value in values {
+            let mut out = Vec::new();
+            push_u64(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+        for value in [0, -1, 1, i64::MIN, i64::MAX, -10, -99, -100] {
+            let mut out = Vec::new();
+            push_i64(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
         }
     }
 
