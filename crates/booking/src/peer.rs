@@ -171,6 +171,12 @@ impl PeerRequest {
     /// Versioned binary encoding (module doc).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends [`PeerRequest::encode`]'s bytes to `out` (for a caller that frames them in a buffer of its own).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.put_u8(FORMAT_VERSION);
         match self {
             PeerRequest::ListShows { movie, from } => {
@@ -244,11 +250,10 @@ impl PeerRequest {
                 out.put_date(*today);
                 out.put_count(elsewhere.len());
                 for held in elsewhere {
-                    put_held(&mut out, held);
+                    put_held(out, held);
                 }
             }
         }
-        out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<PeerRequest, DecodeError> {
@@ -297,6 +302,12 @@ impl PeerResponse {
     /// Versioned binary encoding (module doc).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends [`PeerResponse::encode`]'s bytes to `out` (for a caller that frames them in a buffer of its own).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.put_u8(FORMAT_VERSION);
         match self {
             PeerResponse::Result(code) => {
@@ -317,7 +328,7 @@ impl PeerResponse {
                 out.put_u8(2);
                 out.put_count(held.len());
                 for booking in held {
-                    put_held(&mut out, booking);
+                    put_held(out, booking);
                 }
             }
             PeerResponse::Customers(customers) => {
@@ -343,7 +354,6 @@ impl PeerResponse {
                 }
             }
         }
-        out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<PeerResponse, DecodeError> {

@@ -4,7 +4,10 @@
 //! `booking::Replica`, so a fast wrong replica does not pass.
 //!
 //! `cargo run --release -p theatre-servers --example replica_throughput` (env: `REPLICA_BENCH_JOBS`, default
-//! 100000; `REPLICA_BENCH_WINDOW`, jobs in flight, default 512).
+//! 100000; `REPLICA_BENCH_WINDOW`, jobs in flight, default 512; `REPLICA_BENCH_MIX=bench` for the load of
+//! `cineflix bench` instead: list, book, schedule and cancel by home-theatre customers, `REPLICA_BENCH_CUSTOMERS`
+//! per theatre, default 500; `REPLICA_BENCH_RETRY_MS`, the driver's go-back timeout, default 30: raise it under
+//! valgrind, where a slow replica would otherwise be asked again and again).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -22,7 +25,10 @@ fn main() {
     let jobs = env_or("REPLICA_BENCH_JOBS", 100_000);
     let window = env_or("REPLICA_BENCH_WINDOW", 512);
     let generated = Instant::now();
-    let workload = support::workload(7, jobs);
+    let workload = match std::env::var("REPLICA_BENCH_MIX").as_deref() {
+        Ok("bench") => support::bench_mix_workload(7, jobs, env_or("REPLICA_BENCH_CUSTOMERS", 500) as u16),
+        _ => support::workload(7, jobs),
+    };
     eprintln!("workload of {jobs} jobs generated in {:?}; coverage {:?}", generated.elapsed(), workload.coverage);
 
     let addrs = support::free_addrs(4);
@@ -58,6 +64,7 @@ fn main() {
     runtime.block_on(async {
         let mut driver = support::Driver::new(addrs[0], udp::LinkFaults::default()).await;
         driver.window = window;
+        driver.retry = Duration::from_millis(env_or("REPLICA_BENCH_RETRY_MS", 30) as u64);
         driver.status(Duration::from_secs(10)).await;
         let started = Instant::now();
         let answers = driver.run(&workload.jobs, Duration::from_secs(600)).await;

@@ -7,7 +7,7 @@
 //! hands replies to [`RpcClient::deliver`], so that one socket has exactly one reader.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -17,7 +17,7 @@ use std::time::Duration;
 use udp::Endpoint;
 
 use crate::doorbell::Doorbells;
-use crate::wire::{Envelope, Kind, Op};
+use crate::wire::{Envelope, HEADER_BYTES, Kind, Op};
 
 /// How long a caller waits before resending, and how that grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn new_incarnation() -> u64 {
 #[derive(Debug)]
 struct PendingCall {
     request_id: u64,
-    /// A reply delivered and not yet taken by the caller.
+    /// A reply delivered and not yet taken by the caller: the whole envelope (payload after `HEADER_BYTES`).
     reply: Option<Vec<u8>>,
     waker: Option<Waker>,
 }
@@ -129,11 +129,29 @@ impl RpcClient {
     where
         F: Fn(&[u8]) -> Option<T> + 'a,
     {
+        self.call_with(to, op, &mut |out| out.extend_from_slice(payload), accept)
+    }
+
+    /// [`RpcClient::call`] with the payload written by `write_payload` straight into the message, after the
+    /// envelope header (one buffer per call instead of one for the payload and one for the message).
+    pub fn call_with<'a, T, F>(
+        &'a self,
+        to: SocketAddr,
+        op: Op,
+        write_payload: &mut dyn FnMut(&mut Vec<u8>),
+        accept: F,
+    ) -> impl Future<Output = T> + use<'a, T, F>
+    where
+        F: Fn(&[u8]) -> Option<T> + 'a,
+    {
         let request_id = self.next_request_id.get();
         self.next_request_id.set(request_id + 1);
         self.pending.borrow_mut().push(PendingCall { request_id, reply: None, waker: None });
         let guard = PendingGuard { client: self, request_id };
-        let message = Envelope { kind: Kind::Call, op, incarnation: self.incarnation, request_id, payload }.encode();
+        let mut message = Vec::with_capacity(64);
+        Envelope { kind: Kind::Call, op, incarnation: self.incarnation, request_id, payload: &[] }
+            .encode_into(&mut message);
+        write_payload(&mut message);
         // First transmission right away; `try_send` is the synchronous path of a healthy link.
         let first_sent = self.try_send_now(&message, to);
         async move {
@@ -155,7 +173,7 @@ impl RpcClient {
                 loop {
                     let reply = tokio::time::timeout_at(deadline, self.next_reply(request_id)).await;
                     match reply {
-                        Ok(bytes) => match accept(&bytes) {
+                        Ok(bytes) => match accept(&bytes[HEADER_BYTES..]) {
                             Some(value) => return value,
                             None => tracing::warn!(%to, request_id, "malformed reply dropped"),
                         },
@@ -206,16 +224,19 @@ impl RpcClient {
         })
     }
 
-    /// Hands a reply envelope read from the endpoint to the call waiting for it. Returns false (and counts it) for
-    /// a reply no call waits for.
-    pub fn deliver(&self, envelope: &Envelope<'_>) -> bool {
-        debug_assert_eq!(envelope.kind, Kind::Reply);
-        if envelope.incarnation == self.incarnation {
+    /// Hands a reply message read from the endpoint to the call waiting for it, without copying it. Returns false
+    /// (and counts it) for a reply no call waits for, or a message that is not a reply envelope.
+    pub fn deliver(&self, message: Vec<u8>) -> bool {
+        let (incarnation, request_id) = match Envelope::decode(&message) {
+            Ok(envelope) if envelope.kind == Kind::Reply => (envelope.incarnation, envelope.request_id),
+            _ => (0, 0), // never pending: request ids start at 1
+        };
+        if incarnation == self.incarnation && request_id != 0 {
             let mut pending = self.pending.borrow_mut();
             if let Some(entry) =
-                pending.iter_mut().find(|pending| pending.request_id == envelope.request_id && pending.reply.is_none())
+                pending.iter_mut().find(|pending| pending.request_id == request_id && pending.reply.is_none())
             {
-                entry.reply = Some(envelope.payload.to_vec());
+                entry.reply = Some(message);
                 if let Some(waker) = entry.waker.take() {
                     waker.wake();
                 }
@@ -252,7 +273,9 @@ struct CallerHistory {
     /// Calls with a request id at or below this were forgotten: never handle them again.
     floor: u64,
     /// Request id → encoded reply message, `None` while the call is being handled.
-    replies: BTreeMap<u64, Option<Vec<u8>>>,
+    /// Ascending by request id (a sorted deque rather than a map: ids arrive nearly in order, so an insert is a
+    /// push at the back and forgetting the oldest a pop at the front, with no tree nodes to allocate).
+    replies: VecDeque<(u64, Option<Vec<u8>>)>,
     last_seen: u64,
 }
 
@@ -265,7 +288,12 @@ struct CallerHistory {
 pub struct Responder {
     callers: Vec<CallerHistory>,
     clock: u64,
+    /// Buffers of forgotten replies, reused for new ones (a call per message otherwise costs an allocation).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare reply buffers kept at most.
+const SPARE_MAX: usize = 16;
 
 impl Responder {
     pub fn admit(&mut self, caller: SocketAddr, incarnation: u64, request_id: u64) -> Admission {
@@ -282,7 +310,7 @@ impl Responder {
                     caller,
                     incarnation,
                     floor: 0,
-                    replies: BTreeMap::new(),
+                    replies: VecDeque::new(),
                     last_seen: clock,
                 });
                 self.callers.last_mut().expect("just pushed")
@@ -300,14 +328,19 @@ impl Responder {
         if request_id <= history.floor {
             return Admission::Stale;
         }
-        match history.replies.get(&request_id) {
-            Some(Some(reply)) => Admission::Replay(reply.clone()),
-            Some(None) => Admission::InProgress,
-            None => {
-                history.replies.insert(request_id, None);
+        match history.replies.binary_search_by_key(&request_id, |(id, _)| *id) {
+            Ok(index) => match &history.replies[index].1 {
+                Some(reply) => Admission::Replay(reply.clone()),
+                None => Admission::InProgress,
+            },
+            Err(index) => {
+                history.replies.insert(index, (request_id, None));
                 while history.replies.len() > HISTORY_PER_CALLER {
-                    let (forgotten, _) = history.replies.pop_first().expect("more than HISTORY_PER_CALLER entries");
+                    let (forgotten, reply) = history.replies.pop_front().expect("more than HISTORY_PER_CALLER entries");
                     history.floor = history.floor.max(forgotten);
+                    if let Some(buffer) = reply.filter(|_| self.spare.len() < SPARE_MAX) {
+                        self.spare.push(buffer);
+                    }
                 }
                 Admission::New
             }
@@ -318,8 +351,15 @@ impl Responder {
     pub fn complete(&mut self, caller: SocketAddr, incarnation: u64, request_id: u64, reply_message: &[u8]) {
         let history =
             self.callers.iter_mut().find(|history| history.caller == caller && history.incarnation == incarnation);
-        if let Some(slot) = history.and_then(|history| history.replies.get_mut(&request_id)) {
-            *slot = Some(reply_message.to_vec());
+        let slot = history.and_then(|history| {
+            let index = history.replies.binary_search_by_key(&request_id, |(id, _)| *id).ok()?;
+            Some(&mut history.replies[index].1)
+        });
+        if let Some(slot) = slot {
+            let mut buffer = self.spare.pop().unwrap_or_default();
+            buffer.clear();
+            buffer.extend_from_slice(reply_message);
+            *slot = Some(buffer);
         }
     }
 }
@@ -353,6 +393,22 @@ mod tests {
         }
         assert_eq!(responder.admit(addr(1), 1, 1), Admission::Stale, "forgotten, must not run again");
         assert_eq!(responder.admit(addr(1), 1, 2), Admission::Stale);
+    }
+
+    #[test]
+    fn replies_of_reordered_calls_are_replayed_to_the_right_call() {
+        let mut responder = Responder::default();
+        for id in [5, 3, 4, 9, 1] {
+            assert_eq!(responder.admit(addr(1), 1, id), Admission::New);
+        }
+        for id in [4, 1, 9, 5, 3] {
+            responder.complete(addr(1), 1, id, format!("reply {id}").as_bytes());
+        }
+        for id in [1, 3, 4, 5, 9] {
+            assert_eq!(responder.admit(addr(1), 1, id), Admission::Replay(format!("reply {id}").into_bytes()));
+        }
+        assert_eq!(responder.admit(addr(1), 1, 2), Admission::New, "a gap is a call not seen yet");
+        assert_eq!(responder.admit(addr(1), 1, 2), Admission::InProgress);
     }
 
     #[test]

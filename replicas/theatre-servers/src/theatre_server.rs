@@ -65,6 +65,9 @@ pub struct TheatreServer {
     doorbells: Doorbells,
     log: RefCell<AuditLog>,
     zone: TimeZone,
+    /// The last job's whole Unix second and its "today": most jobs fall in the same second as the one before, and
+    /// a zone's offset (so the date) changes only at whole seconds.
+    today: TodayCache,
     malformed: Cell<u64>,
     calls_handled: Cell<u64>,
     replays: Cell<u64>,
@@ -103,6 +106,7 @@ impl TheatreServer {
             doorbells: doorbells.clone(),
             log: RefCell::new(log),
             zone,
+            today: TodayCache::default(),
             malformed: Cell::new(0),
             calls_handled: Cell::new(0),
             replays: Cell::new(0),
@@ -154,7 +158,7 @@ impl TheatreServer {
     /// Runs one job as its caller's home theatre server: the coordinator, reaching this theatre directly and the
     /// others over UDP; then logs it. The caller guarantees one job at a time, replica-wide.
     pub async fn run_job(&self, job_id: u64, timestamp_ms: i64, request: &Request) -> Response {
-        let today = booking::time::today(timestamp_ms, &self.zone);
+        let today = self.today.today(timestamp_ms, &self.zone);
         let mut peers = UdpPeers { server: self, speculation: None };
         let response = coordinator::execute(self.code, &mut peers, request, today).await;
         drop(peers);
@@ -177,7 +181,7 @@ impl TheatreServer {
                 }
             };
             if envelope.kind == Kind::Reply {
-                self.client.deliver(&envelope);
+                self.client.deliver(message);
                 continue;
             }
             let admission = self.responder.borrow_mut().admit(from, envelope.incarnation, envelope.request_id);
@@ -205,7 +209,7 @@ impl TheatreServer {
                     };
                     self.calls_handled.set(self.calls_handled.get() + 1);
                     let response = self.theatre.borrow_mut().handle(request);
-                    self.complete(&envelope, from, &response.encode(), &mut reply).await;
+                    self.complete_with(&envelope, from, |out| response.encode_into(out), &mut reply).await;
                 }
                 Op::Snapshot => {
                     let snapshot = self.snapshot();
@@ -265,14 +269,26 @@ impl TheatreServer {
 
     /// Encodes the reply to `call`, remembers it for retries, and sends it.
     async fn complete(&self, call: &Envelope<'_>, to: SocketAddr, payload: &[u8], reply: &mut Vec<u8>) {
+        self.complete_with(call, to, |out| out.extend_from_slice(payload), reply).await;
+    }
+
+    /// [`TheatreServer::complete`] with the payload written by `write_payload` straight after the header.
+    async fn complete_with(
+        &self,
+        call: &Envelope<'_>,
+        to: SocketAddr,
+        write_payload: impl FnOnce(&mut Vec<u8>),
+        reply: &mut Vec<u8>,
+    ) {
         Envelope {
             kind: Kind::Reply,
             op: call.op,
             incarnation: call.incarnation,
             request_id: call.request_id,
-            payload,
+            payload: &[],
         }
         .encode_into(reply);
+        write_payload(reply);
         self.responder.borrow_mut().complete(to, call.incarnation, call.request_id, reply);
         self.send(reply, to).await;
     }
@@ -290,10 +306,43 @@ impl TheatreServer {
         tracing::debug!(theatre = %self.code, %from, %error, "malformed message dropped");
     }
 
-    fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> impl Future<Output = PeerResponse> + use<'_> {
+    /// Boxed: the call's future (retry timer, send state) is several hundred bytes, and the coordinator's futures
+    /// move it by value a few times per call; a pointer is cheaper to move than the allocation is to make.
+    fn call_remote(&self, to: TheatreCode, request: &PeerRequest) -> Pin<Box<dyn Future<Output = PeerResponse> + '_>> {
         debug_assert_ne!(to, self.code);
-        self.client
-            .call(self.theatre_addrs[to.index()], Op::Peer, &request.encode(), |bytes| PeerResponse::decode(bytes).ok())
+        Box::pin(self.client.call_with(
+            self.theatre_addrs[to.index()],
+            Op::Peer,
+            &mut |out| request.encode_into(out),
+            |bytes| PeerResponse::decode(bytes).ok(),
+        ))
+    }
+}
+
+/// `booking::time::today`, remembered for the last whole Unix second asked about.
+#[derive(Debug, Default)]
+struct TodayCache {
+    last: Cell<Option<(i64, booking::Date)>>,
+}
+
+impl TodayCache {
+    fn today(&self, timestamp_ms: i64, zone: &TimeZone) -> booking::Date {
+        let second = timestamp_ms.div_euclid(1000);
+        if let Some((cached_second, date)) = self.last.get()
+            && cached_second == second
+        {
+            return date;
+        }
+        let date = booking::time::today(timestamp_ms, zone);
+        // Outside jiff's range `today` clamps; only seconds whose every millisecond is in range are remembered.
+        let first_ms = second.checked_mul(1000);
+        let in_range = [first_ms, first_ms.and_then(|first_ms| first_ms.checked_add(999))]
+            .iter()
+            .all(|millisecond| millisecond.is_some_and(|ms| jiff::Timestamp::from_millisecond(ms).is_ok()));
+        if in_range {
+            self.last.set(Some((second, date)));
+        }
+        date
     }
 }
 
@@ -341,8 +390,7 @@ impl<'a> Peers for UdpPeers<'a> {
                 if !request.is_mutation() && self.speculation.is_none() {
                     let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
                     if let Some(next) = next.filter(|next| *next > to) {
-                        let reply: Pin<Box<dyn Future<Output = PeerResponse> + 'a>> =
-                            Box::pin(server.call_remote(next, &request));
+                        let reply = server.call_remote(next, &request);
                         self.speculation = Some(Speculation { to: next, request: request.clone(), reply });
                     }
                 }
@@ -357,6 +405,39 @@ impl<'a> Peers for UdpPeers<'a> {
                 return response;
             }
             remote.expect("one of the three paths is taken").await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The remembered date is exactly `booking::time::today`: across midnight and a daylight-saving change in
+    /// Montreal, before 1970, at jiff's range limits and beyond them, in any order of calls.
+    #[test]
+    fn remembered_today_matches_booking_today() {
+        let zone = booking::time::montreal();
+        let parse = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let mut instants = vec![0, -1, -999, -1000, -1001, 999, 1000, i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1];
+        for base in [
+            parse("2026-11-01T06:00:00Z"), // EDT to EST
+            parse("2026-11-22T05:00:00Z"), // midnight EST
+            parse("2026-03-08T07:00:00Z"), // EST to EDT
+            jiff::Timestamp::MIN.as_millisecond(),
+            jiff::Timestamp::MAX.as_millisecond(),
+        ] {
+            for delta_ms in [-3_600_001, -1_001, -1_000, -999, -1, 0, 1, 999, 1_000, 3_600_000] {
+                instants.push(base.saturating_add(delta_ms));
+            }
+        }
+        let cache = TodayCache::default();
+        for round in 0..2 {
+            for (index, &ms) in instants.iter().enumerate() {
+                let ms = if round == 0 { ms } else { instants[instants.len() - 1 - index] };
+                assert_eq!(cache.today(ms, &zone), booking::time::today(ms, &zone), "{ms}");
+                assert_eq!(cache.today(ms, &zone), booking::time::today(ms, &zone), "{ms}, asked again");
+            }
         }
     }
 }

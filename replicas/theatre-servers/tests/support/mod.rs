@@ -76,6 +76,117 @@ pub fn workload(seed: u64, count: usize) -> Workload {
     Workload { jobs, expected, digest, coverage }
 }
 
+/// The load of `cineflix bench` (its default mix `list=20,book=40,schedule=20,cancel=20`): a setup phase adding
+/// every slot of every theatre for today and tomorrow (capacity 10,000), then customers (`customers_per_theatre`
+/// per theatre) who book one ticket at a time in their home theatre, cancel one ticket they hold, list a movie's
+/// shows and read their schedule. For measuring the replica under the load the throughput target is stated for;
+/// answers and digest still come from the oracle.
+pub fn bench_mix_workload(seed: u64, count: usize, customers_per_theatre: u16) -> Workload {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut oracle = booking::Replica::new();
+    let zone = booking::time::montreal();
+    let timestamp_ms = START_MS;
+    let today = booking::time::today(timestamp_ms, &zone).0;
+    let mut slots: Vec<(String, &str)> = Vec::new();
+    for theatre in TheatreCode::ALL {
+        for day in 0..2 {
+            let date = today + jiff::Span::new().days(day);
+            for letter in ['M', 'A', 'E'] {
+                for movie in MOVIES {
+                    let movie_id =
+                        format!("{theatre}{letter}{:02}{:02}{:02}", date.day(), date.month(), date.year() % 100);
+                    slots.push((movie_id, movie));
+                }
+            }
+        }
+    }
+    let per_theatre = slots.len() / 3;
+    let mut requests: Vec<Request> = slots
+        .iter()
+        .map(|(movie_id, movie)| Request {
+            user_id: admin(TheatreCode::parse(&movie_id[..3]).expect("generated")),
+            operation: Operation::AddMovieSlots {
+                movie_id: movie_id.clone(),
+                movie_name: movie.to_string(),
+                booking_capacity: 10_000,
+            },
+        })
+        .collect();
+    requests.truncate(count);
+    // (customer id, index into `slots`) of every ticket held.
+    let mut held: Vec<(String, usize)> = Vec::new();
+    let mut jobs = Vec::with_capacity(count);
+    let mut expected = Vec::with_capacity(count);
+    let mut coverage = Coverage::default();
+    let mut pending = requests.into_iter();
+    for id in 1..=count as u64 {
+        let mut booked = None;
+        let mut cancelled = None;
+        let request = match pending.next() {
+            Some(request) => request,
+            None => {
+                let theatre_index = rng.random_range(0..3);
+                let customer_id =
+                    format!("{}C{:04}", TheatreCode::ALL[theatre_index], rng.random_range(0..customers_per_theatre));
+                let roll = rng.random_range(0..100);
+                match roll {
+                    0..20 => Request {
+                        user_id: customer_id,
+                        operation: Operation::ListMovieShowsAvailability { movie_name: pick(&mut rng, &MOVIES).into() },
+                    },
+                    20..40 => Request {
+                        user_id: customer_id.clone(),
+                        operation: Operation::GetBookingSchedule { customer_id },
+                    },
+                    40..60 if !held.is_empty() => {
+                        let index = rng.random_range(0..held.len());
+                        let (customer_id, slot) = held[index].clone();
+                        cancelled = Some(index);
+                        let (movie_id, movie) = &slots[slot];
+                        Request {
+                            user_id: customer_id.clone(),
+                            operation: Operation::CancelMovieTickets {
+                                customer_id,
+                                movie_id: movie_id.clone(),
+                                movie_name: movie.to_string(),
+                                number_of_tickets: 1,
+                            },
+                        }
+                    }
+                    _ => {
+                        let slot = theatre_index * per_theatre + rng.random_range(0..per_theatre);
+                        booked = Some((customer_id.clone(), slot));
+                        let (movie_id, movie) = &slots[slot];
+                        Request {
+                            user_id: customer_id.clone(),
+                            operation: Operation::BookMovieTickets {
+                                customer_id,
+                                movie_id: movie_id.clone(),
+                                movie_name: movie.to_string(),
+                                number_of_tickets: 1,
+                            },
+                        }
+                    }
+                }
+            }
+        };
+        let response = oracle.execute(&request, timestamp_ms);
+        if response.success() {
+            if let Some(ticket) = booked {
+                held.push(ticket);
+            }
+            if let Some(index) = cancelled {
+                held.swap_remove(index);
+            }
+        }
+        note_coverage(&mut coverage, &request, &response);
+        expected.push(response.encode());
+        jobs.push(Job { id, timestamp_ms, request });
+    }
+    let digest = oracle.digest();
+    Workload { jobs, expected, digest, coverage }
+}
+
 fn note_coverage(coverage: &mut Coverage, request: &Request, response: &Response) {
     if !response.success() {
         *coverage.rejections.entry(response.code.as_str()).or_default() += 1;
