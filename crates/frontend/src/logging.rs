@@ -182,7 +182,7 @@ fn decided_line(now: Duration, request_id: u64, seq: u64, operation: &str, code:
     line
 }
 
-/// One log line assembled on the stack with plain byte copies and digit loops: `core::fmt` costs several times
+/// One log line assembled on the stack with plain byte copies and `itoa`: `core::fmt` costs several times
 /// as much, and this runs once per request. Input beyond the capacity is cut (a truncated line, never a panic).
 struct Line {
     bytes: [u8; Line::CAPACITY],
@@ -221,18 +221,7 @@ impl Line {
     }
 
     fn push_u64(&mut self, value: u64) {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = value;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.push(&digits[start..]);
+        self.push(itoa::Buffer::new().format(value).as_bytes());
     }
 
     /// Appends `value` as exactly `width` digits (leading zeros; `value` must fit).
@@ -246,32 +235,24 @@ impl Line {
         self.push(&digits[..width]);
     }
 
-    /// Appends `since_epoch` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), like tracing-subscriber's default timer.
+    /// Appends `since_epoch` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), like tracing-subscriber's default timer. The
+    /// calendar is jiff's; only the digits are written here, without `core::fmt`.
     fn push_timestamp(&mut self, since_epoch: Duration) {
-        let seconds = since_epoch.as_secs() as i64;
-        let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil inverse).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let day_of_era = z.rem_euclid(146_097);
-        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_index = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let seconds = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
+        let at = jiff::Timestamp::from_second(seconds).unwrap_or(jiff::Timestamp::MAX);
+        let civil = jiff::tz::Offset::UTC.to_datetime(at);
         // Years 0..=9999 are the only ones this clock can report in practice; others print their last 4 digits.
-        self.push_padded(year.rem_euclid(10_000) as u64, 4);
+        self.push_padded(i64::from(civil.year()).rem_euclid(10_000) as u64, 4);
         self.push(b"-");
-        self.push_padded(month as u64, 2);
+        self.push_padded(civil.month() as u64, 2);
         self.push(b"-");
-        self.push_padded(day as u64, 2);
+        self.push_padded(civil.day() as u64, 2);
         self.push(b"T");
-        self.push_padded((second_of_day / 3600) as u64, 2);
+        self.push_padded(civil.hour() as u64, 2);
         self.push(b":");
-        self.push_padded((second_of_day / 60 % 60) as u64, 2);
+        self.push_padded(civil.minute() as u64, 2);
         self.push(b":");
-        self.push_padded((second_of_day % 60) as u64, 2);
+        self.push_padded(civil.second() as u64, 2);
         self.push(b".");
         self.push_padded(u64::from(since_epoch.subsec_micros()), 6);
         self.push(b"Z");
