@@ -294,18 +294,26 @@ impl Ord for MovieId {
     }
 }
 
+impl MovieId {
+    /// The canonical text `OUTE281126` as bytes, built without the formatting machinery: renderers and log writers
+    /// on the request path append it per show.
+    pub fn to_ascii(self) -> [u8; 10] {
+        let two_digits = |value: i32| [b'0' + (value / 10 % 10) as u8, b'0' + (value % 10) as u8];
+        let date = self.date.0;
+        let mut text = [0u8; 10];
+        text[..3].copy_from_slice(self.theatre.as_str().as_bytes());
+        text[3] = self.slot.letter() as u8;
+        text[4..6].copy_from_slice(&two_digits(i32::from(date.day())));
+        text[6..8].copy_from_slice(&two_digits(i32::from(date.month())));
+        text[8..].copy_from_slice(&two_digits(i32::from(date.year()).rem_euclid(100)));
+        text
+    }
+}
+
 /// Canonical `OUTE281126`.
 impl fmt::Display for MovieId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}{:02}{:02}{:02}",
-            self.theatre,
-            self.slot.letter(),
-            self.date.0.day(),
-            self.date.0.month(),
-            self.date.0.year().rem_euclid(100)
-        )
+        f.write_str(std::str::from_utf8(&self.to_ascii()).expect("ASCII"))
     }
 }
 

@@ -190,12 +190,7 @@ fn push_two_digits(out: &mut Vec<u8>, value: u8) {
 
 /// Appends the canonical movie ID, e.g. `OUTE281126`.
 pub(crate) fn push_movie_id(out: &mut Vec<u8>, movie_id: MovieId) {
-    let date = movie_id.date.0;
-    out.extend_from_slice(movie_id.theatre.as_str().as_bytes());
-    out.push(movie_id.slot.letter() as u8);
-    push_two_digits(out, date.day() as u8);
-    push_two_digits(out, date.month() as u8);
-    push_two_digits(out, date.year().rem_euclid(100) as u8);
+    out.extend_from_slice(&movie_id.to_ascii());
 }
 
 /// Appends the `xs:date` form `YYYY-MM-DD`.
@@ -225,23 +220,9 @@ pub(crate) fn parse_xs_date(text: &str) -> Option<Date> {
     Date::new(year, month, day)
 }
 
-/// Appends the decimal form of `value`, without going through `fmt`.
+/// Appends the decimal form of `value`, without going through `fmt` (`itoa`).
 pub(crate) fn push_int(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut magnitude = value.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 #[cfg(test)]

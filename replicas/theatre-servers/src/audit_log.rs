@@ -113,10 +113,41 @@ pub fn format_line(
 /// a second's text, offset included, is the same for every millisecond in it.
 #[derive(Debug, Default)]
 struct LineTimes {
-    /// Job time: (Unix second, `YYYY-MM-DDTHH:MM:SS`, `±HH:MM`) in the theatres' zone.
-    job: Option<(i64, String, String)>,
-    /// Wall clock: (Unix second, `YYYY-MM-DDTHH:MM:SS`) in UTC.
-    wall: Option<(i64, String)>,
+    /// Job time in the theatres' zone: `YYYY-MM-DDTHH:MM:SS` and `±HH:MM`.
+    job: Option<CachedSecond>,
+    /// Wall clock in UTC: `YYYY-MM-DDTHH:MM:SS` and `Z`.
+    wall: Option<CachedSecond>,
+}
+
+/// The part of a time before its milliseconds.
+const WHOLE_SECOND: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// One Unix second's text before and after its milliseconds.
+#[derive(Debug)]
+struct CachedSecond {
+    second: i64,
+    before: String,
+    after: String,
+}
+
+/// Appends `<before>.<millisecond><after>` for `at_ms`, formatting the whole second (`render` gives before and
+/// after) only when it is not the one `cache` holds: the date and offset can only change at whole seconds.
+fn push_time(
+    out: &mut Vec<u8>,
+    cache: &mut Option<CachedSecond>,
+    at_ms: i64,
+    render: impl FnOnce(Timestamp) -> (String, String),
+) {
+    let (second, millisecond) = (at_ms.div_euclid(1000), at_ms.rem_euclid(1000));
+    if cache.as_ref().is_none_or(|cached| cached.second != second) {
+        let (before, after) = render(Timestamp::from_second(second).expect("within range: the millisecond is"));
+        *cache = Some(CachedSecond { second, before, after });
+    }
+    let cached = cache.as_ref().expect("filled above");
+    out.extend_from_slice(cached.before.as_bytes());
+    out.push(b'.');
+    push_three_digits(out, millisecond as u16);
+    out.extend_from_slice(cached.after.as_bytes());
 }
 
 impl LineTimes {
@@ -131,43 +162,19 @@ impl LineTimes {
         request: &Request,
         response: &Response,
     ) {
-        // `write!` into a Vec cannot fail.
-        match Timestamp::from_millisecond(timestamp_ms) {
-            Ok(_) => {
-                let (second, millisecond) = (timestamp_ms.div_euclid(1000), timestamp_ms.rem_euclid(1000));
-                let cached = match &self.job {
-                    Some(cached) if cached.0 == second => cached,
-                    _ => {
-                        let whole_second = Timestamp::from_second(second).expect("within range: the millisecond is");
-                        let zoned = whole_second.to_zoned(zone.clone());
-                        let whole = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-                        let offset = zoned.strftime("%:z").to_string();
-                        self.job.insert((second, whole, offset))
-                    }
-                };
-                out.extend_from_slice(cached.1.as_bytes());
-                out.push(b'.');
-                push_three_digits(out, millisecond as u16);
-                out.extend_from_slice(cached.2.as_bytes());
-            }
-            Err(_) => {
-                let _ = write!(out, "ts_ms={timestamp_ms}");
-            }
+        if Timestamp::from_millisecond(timestamp_ms).is_ok() {
+            push_time(out, &mut self.job, timestamp_ms, |whole_second| {
+                let zoned = whole_second.to_zoned(zone.clone());
+                (zoned.strftime(WHOLE_SECOND).to_string(), zoned.strftime("%:z").to_string())
+            });
+        } else {
+            // `write!` into a Vec cannot fail.
+            let _ = write!(out, "ts_ms={timestamp_ms}");
         }
-        let wall_ms = wall.as_millisecond();
-        let (second, millisecond) = (wall_ms.div_euclid(1000), wall_ms.rem_euclid(1000));
-        let cached = match &self.wall {
-            Some(cached) if cached.0 == second => cached,
-            _ => {
-                let whole_second = Timestamp::from_second(second).expect("within range: the millisecond is");
-                self.wall.insert((second, whole_second.strftime("%Y-%m-%dT%H:%M:%S").to_string()))
-            }
-        };
         out.extend_from_slice(b" wall=");
-        out.extend_from_slice(cached.1.as_bytes());
-        out.push(b'.');
-        push_three_digits(out, millisecond as u16);
-        out.push(b'Z');
+        push_time(out, &mut self.wall, wall.as_millisecond(), |whole_second| {
+            (whole_second.strftime(WHOLE_SECOND).to_string(), "Z".to_owned())
+        });
         format_rest(out, job_id, request, response);
     }
 }
@@ -180,7 +187,7 @@ impl LineTimes {
 /// (`tests::reference_rest`), which every change here must still match.
 fn format_rest(out: &mut Vec<u8>, job_id: u64, request: &Request, response: &Response) {
     out.extend_from_slice(b" job=");
-    push_u64(out, job_id);
+    push_int(out, job_id);
     out.extend_from_slice(b" op=");
     out.extend_from_slice(request.operation.name().as_bytes());
     out.extend_from_slice(b" user=");
@@ -190,7 +197,7 @@ fn format_rest(out: &mut Vec<u8>, job_id: u64, request: &Request, response: &Res
             push_field(out, " movie_id=", movie_id);
             push_field(out, " movie_name=", movie_name);
             out.extend_from_slice(b" booking_capacity=");
-            push_i64(out, i64::from(*booking_capacity));
+            push_int(out, *booking_capacity);
         }
         Operation::RemoveMovieSlots { movie_id, movie_name } => {
             push_field(out, " movie_id=", movie_id);
@@ -205,7 +212,7 @@ fn format_rest(out: &mut Vec<u8>, job_id: u64, request: &Request, response: &Res
             push_field(out, " movie_id=", movie_id);
             push_field(out, " movie_name=", movie_name);
             out.extend_from_slice(b" number_of_tickets=");
-            push_i64(out, i64::from(*number_of_tickets));
+            push_int(out, *number_of_tickets);
         }
         Operation::GetBookingSchedule { customer_id } => {
             push_field(out, " customer_id=", customer_id);
@@ -224,7 +231,7 @@ fn format_rest(out: &mut Vec<u8>, job_id: u64, request: &Request, response: &Res
             push_field(out, " new_movie_id=", new_movie_id);
             push_field(out, " new_movie_name=", new_movie_name);
             out.extend_from_slice(b" number_of_tickets=");
-            push_i64(out, i64::from(*number_of_tickets));
+            push_int(out, *number_of_tickets);
         }
     }
     out.extend_from_slice(
@@ -245,13 +252,13 @@ fn format_answer(out: &mut Vec<u8>, body: &Body) {
                 if index > 0 {
                     out.push(b',');
                 }
-                push_movie_id(out, show.movie_id);
+                out.extend_from_slice(&show.movie_id.to_ascii());
                 out.push(b':');
                 out.extend_from_slice(show.movie.as_str().as_bytes());
                 out.push(b':');
-                push_u64(out, u64::from(show.available));
+                push_int(out, show.available);
                 out.push(b'/');
-                push_u64(out, u64::from(show.capacity));
+                push_int(out, show.capacity);
             }
             out.push(b']');
         }
@@ -261,11 +268,11 @@ fn format_answer(out: &mut Vec<u8>, body: &Body) {
                 if index > 0 {
                     out.push(b',');
                 }
-                push_movie_id(out, entry.movie_id);
+                out.extend_from_slice(&entry.movie_id.to_ascii());
                 out.push(b':');
                 out.extend_from_slice(entry.movie.as_str().as_bytes());
                 out.push(b':');
-                push_u64(out, u64::from(entry.tickets));
+                push_int(out, entry.tickets);
             }
             out.push(b']');
         }
@@ -277,10 +284,10 @@ fn format_answer(out: &mut Vec<u8>, body: &Body) {
                 }
                 push_debug_str(out, &booking.customer_id);
                 out.push(b':');
-                push_u64(out, u64::from(booking.tickets));
+                push_int(out, booking.tickets);
                 out.extend_from_slice(b"->");
                 match booking.new_movie_id {
-                    Some(movie_id) => push_movie_id(out, movie_id),
+                    Some(movie_id) => out.extend_from_slice(&movie_id.to_ascii()),
                     None => out.extend_from_slice(b"cancelled"),
                 }
             }
@@ -307,16 +314,6 @@ fn push_debug_str(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// Exactly `MovieId`'s `Display` (`TTTLDDMMYY`).
-fn push_movie_id(out: &mut Vec<u8>, movie_id: booking::MovieId) {
-    out.extend_from_slice(movie_id.theatre.as_str().as_bytes());
-    out.push(movie_id.slot.letter() as u8);
-    let date = movie_id.date.0;
-    push_two_digits(out, date.day().unsigned_abs());
-    push_two_digits(out, date.month().unsigned_abs());
-    push_two_digits(out, date.year().rem_euclid(100) as u8);
-}
-
 /// `{:02}` of a value below 100.
 fn push_two_digits(out: &mut Vec<u8>, value: u8) {
     debug_assert!(value < 100);
@@ -331,39 +328,9 @@ fn push_three_digits(out: &mut Vec<u8>, value: u16) {
     push_two_digits(out, (value % 100) as u8);
 }
 
-/// `{}` of an unsigned integer, two digits at a time.
-fn push_u64(out: &mut Vec<u8>, value: u64) {
-    if value < 10 {
-        out.push(b'0' + value as u8);
-        return;
-    }
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = value;
-    while rest >= 100 {
-        start -= 2;
-        let pair = (rest % 100) as u8;
-        digits[start] = b'0' + pair / 10;
-        digits[start + 1] = b'0' + pair % 10;
-        rest /= 100;
-    }
-    if rest >= 10 {
-        start -= 2;
-        digits[start] = b'0' + rest as u8 / 10;
-        digits[start + 1] = b'0' + rest as u8 % 10;
-    } else {
-        start -= 1;
-        digits[start] = b'0' + rest as u8;
-    }
-    out.extend_from_slice(&digits[start..]);
-}
-
-/// `{}` of a signed integer.
-fn push_i64(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    push_u64(out, value.unsigned_abs());
+/// `{}` of an integer (`itoa`: the same digits, without the formatting machinery).
+fn push_int(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 #[cfg(test)]
@@ -510,23 +477,6 @@ mod tests {
                 }
                 out.push(']');
             }
-        }
-    }
-
-    #[test]
-    fn numbers_are_written_like_display() {
-        let mut values = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1_000, 9_999, 10_000, 10_001, u64::MAX, u64::MAX - 1];
-        values.extend((0..64).map(|shift| 1u64 << shift));
-        values.extend((1..20).map(|power| 10u64.pow(power) - 1));
-        for value in values {
-            let mut out = Vec::new();
-            push_u64(&mut out, value);
-            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
-        }
-        for value in [0, -1, 1, i64::MIN, i64::MAX, -10, -99, -100] {
-            let mut out = Vec::new();
-            push_i64(&mut out, value);
-            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
         }
     }
 
