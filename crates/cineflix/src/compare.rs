@@ -349,14 +349,8 @@ fn measure_recovery(
         .block_on(rm::status::query_status(replica.manager, bound))
         .map_err(|error| format!("rm{}: {error}", replica.id))?;
     let pid = cluster.replica_pid(replica.id).ok_or_else(|| format!("rm{} has no replica process", replica.id))?;
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .map_err(|error| format!("cannot run kill: {error}"))?;
+    cluster::send_signal(pid, cluster::Signal::KILL)?;
     let killed_at = Instant::now();
-    if !killed.success() {
-        return Err(format!("kill -9 {pid} failed ({killed})"));
-    }
     loop {
         if let Ok(status) = runtime.block_on(rm::status::query_status(replica.manager, bound))
             && status.incarnation > before.incarnation

@@ -14,6 +14,7 @@
 mod private;
 
 pub use private::{PrivateDeployment, ephemeral_ports, relocate};
+pub use rustix::process::Signal;
 
 use anyhow::{Context, bail};
 use std::io::{Read, Write};
@@ -178,9 +179,13 @@ impl Drop for Cluster {
 
 /// Sends SIGTERM so the component can flush its logs and finish in-flight requests.
 fn terminate(child: &Child) {
-    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-    }
+    let _ = send_signal(child.id(), Signal::TERM);
+}
+
+/// Sends `signal` to process `pid` (SIGKILL a replica, SIGSTOP/SIGCONT a replica manager, ...).
+pub fn send_signal(pid: u32, signal: Signal) -> Result<(), String> {
+    let target = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or(format!("no pid {pid}"))?;
+    rustix::process::kill_process(target, signal).map_err(|error| format!("{signal:?} to pid {pid}: {error}"))
 }
 
 /// The URL a client on this host uses for the WSDL.

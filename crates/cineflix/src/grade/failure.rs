@@ -144,13 +144,7 @@ fn crash(t: &Target, replica: &config::ReplicaConfig) -> Result<String, Stop> {
         let pid = cluster
             .replica_pid(replica.id)
             .ok_or_else(|| Stop::Fail(format!("replica {} has no process", replica.id)))?;
-        let killed = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .map_err(|error| Stop::Fail(format!("cannot run kill: {error}")))?;
-        if !killed.success() {
-            return fail(format!("kill -9 {pid} failed"));
-        }
+        cluster::send_signal(pid, cluster::Signal::KILL).map_err(Stop::Fail)?;
         Ok(format!("kill -9 of replica {} (pid {pid})", replica.id))
     } else {
         t.inject(replica, Fault::CrashAfter { requests: 0 })?;

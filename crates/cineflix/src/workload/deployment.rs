@@ -6,6 +6,7 @@
 //! not here: what to break when (`chaos`, `demo`) or how to judge the outcome (`history`).
 
 use super::history::{ReplicaState, check_digests};
+use cluster::Signal;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ impl Running {
         let pid = self.manager_pid(id)?;
         let watchdog = spawn_watchdog(pid, resume_by)?;
         let paused = PausedManager { replica_id: id, pid, resumed: false, watchdog: Some(watchdog) };
-        signal(pid, "STOP")?;
+        cluster::send_signal(pid, Signal::STOP)?;
         Ok(paused)
     }
 
@@ -106,7 +107,7 @@ impl PausedManager {
     /// Resumes the manager with SIGCONT.
     pub fn resume(mut self) -> Result<(), String> {
         self.resumed = true;
-        let resumed = signal(self.pid, "CONT");
+        let resumed = cluster::send_signal(self.pid, Signal::CONT);
         self.stop_watchdog();
         resumed
     }
@@ -114,7 +115,7 @@ impl PausedManager {
     fn stop_watchdog(&mut self) {
         if let Some(mut watchdog) = self.watchdog.take() {
             // SIGTERM, which its trap turns into ending its `sleep` too (a SIGKILL would leave the sleep behind).
-            let _ = signal(watchdog.id(), "TERM");
+            let _ = cluster::send_signal(watchdog.id(), Signal::TERM);
             let _ = watchdog.wait();
         }
     }
@@ -124,7 +125,7 @@ impl Drop for PausedManager {
     fn drop(&mut self) {
         if !self.resumed {
             // A failed run must not leave a stopped process behind (SIGTERM does not end a stopped process).
-            let _ = signal(self.pid, "CONT");
+            let _ = cluster::send_signal(self.pid, Signal::CONT);
         }
         self.stop_watchdog();
     }
@@ -147,15 +148,6 @@ fn spawn_watchdog(pid: u32, resume_by: Duration) -> Result<std::process::Child, 
         .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|error| format!("cannot start the resume watchdog: {error}"))
-}
-
-/// Sends `SIG<name>` to `pid` with kill(1).
-fn signal(pid: u32, name: &str) -> Result<(), String> {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .map_err(|error| format!("cannot run kill: {error}"))?;
-    if status.success() { Ok(()) } else { Err(format!("kill -{name} {pid} failed ({status})")) }
 }
 
 /// A process's state letter from `/proc/<pid>/stat` (`R`, `S`, `T` stopped, `Z`...); `None` if it is gone.
@@ -243,13 +235,7 @@ impl Observer {
             return Err(format!("replica {id} has no process running"));
         }
         let pid = status.replica_pid;
-        let killed = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .map_err(|error| format!("cannot run kill: {error}"))?;
-        if !killed.success() {
-            return Err(format!("kill -9 {pid} failed ({killed})"));
-        }
+        cluster::send_signal(pid, Signal::KILL)?;
         Ok(pid)
     }
 
@@ -415,7 +401,7 @@ mod tests {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
         assert!(matches!(process_state(pid), Some('R' | 'S')));
-        signal(pid, "STOP").unwrap();
+        cluster::send_signal(pid, Signal::STOP).unwrap();
         let watchdog = spawn_watchdog(pid, Duration::from_secs(60)).unwrap();
         let watchdog_pid = watchdog.id();
         let paused = PausedManager { replica_id: 0, pid, resumed: false, watchdog: Some(watchdog) };
@@ -431,7 +417,7 @@ mod tests {
         }
         assert_eq!(process_state(watchdog_pid), None, "the guard ends and reaps its watchdog");
         // Left alone, the watchdog resumes a stopped process by itself.
-        signal(pid, "STOP").unwrap();
+        cluster::send_signal(pid, Signal::STOP).unwrap();
         while process_state(pid) != Some('T') {
             assert!(Instant::now() < deadline, "SIGSTOP did not take effect");
             std::thread::sleep(POLL_INTERVAL);
