@@ -42,7 +42,6 @@ use manager::{Membership, Message, ReplicaId, Report, ResendResult, ResultMessag
 use ordering::{NodeId, SubmitterConfig};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,33 +133,6 @@ impl ReplicatedSettings {
             submit_retry_ms: config.frontend.retry_ms.max(1),
             result_resend_ms: replication.result_resend_ms,
         }
-    }
-}
-
-/// A map keyed by `request_id`, hashed with [`RequestIdHasher`].
-type ByRequestId<V> = HashMap<u64, V, BuildHasherDefault<RequestIdHasher>>;
-
-/// Hashes a `request_id` with one multiplication instead of SipHash: the driver's maps are looked up several times
-/// per request (once per replica's result), and their keys are the driver's own consecutive numbers, which no
-/// client can choose so as to collide. Multiplying by an odd constant is a bijection, so consecutive ids never
-/// share the low bits that pick a bucket, and it mixes the high bits the map's probe tags come from.
-#[derive(Clone, Copy, Debug, Default)]
-struct RequestIdHasher(u64);
-
-impl Hasher for RequestIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used for `u64` keys (they go through `write_u64`); correct for anything else all the same.
-        for &byte in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -272,9 +244,9 @@ struct Driver {
     results: Arc<udp::Endpoint>,
     commands: mpsc::Receiver<Command>,
     voter: Voter,
-    waiting: ByRequestId<Waiting>,
+    waiting: HashMap<u64, Waiting>,
     /// The seq of each recent round, from its results (for log lines and reports, which name the seq).
-    seqs: ByRequestId<u64>,
+    seqs: HashMap<u64, u64>,
     replicas: BTreeMap<ReplicaId, ReplicaView>,
     /// `(when, request_id)` of the next `ResendResult` check of each open round, in time order (every entry is
     /// pushed `resend interval` after now); entries of rounds already answered are skipped when they come up.
@@ -331,8 +303,8 @@ impl Driver {
             submitter,
             results,
             commands,
-            waiting: ByRequestId::with_capacity_and_hasher(4096, Default::default()),
-            seqs: ByRequestId::with_capacity_and_hasher(4096, Default::default()),
+            waiting: HashMap::with_capacity(4096),
+            seqs: HashMap::with_capacity(4096),
             replicas,
             resends: VecDeque::with_capacity(4096),
             resend_requests: 0,
