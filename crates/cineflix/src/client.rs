@@ -94,102 +94,22 @@ impl fmt::Display for CallError {
 /// One keep-alive HTTP/1.1 connection to the endpoint.
 pub type Connection = SendRequest<Full<Bytes>>;
 
-/// The future that does a connection's I/O; it must be polled for requests to make progress.
-type Driver = hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
-
 /// Opens a connection (TCP_NODELAY) and spawns its driver task on the current runtime.
 pub async fn connect(endpoint: &Endpoint) -> Result<Connection, CallError> {
-    let (sender, driver) = open(endpoint).await?;
-    // The driver ends when the sender is dropped or the peer closes; its error (if any)
-    // surfaces on the next `send_request`, so it is not reported here.
-    tokio::spawn(async move {
-        let _ = driver.await;
-    });
-    Ok(sender)
-}
-
-async fn open(endpoint: &Endpoint) -> Result<(Connection, Driver), CallError> {
     let stream = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
         .await
         .map_err(|error| CallError::Transport(format!("cannot connect to {}: {error}", endpoint.url)))?;
     // Closed-loop request/response traffic: Nagle would add a delayed-ACK wait to each.
     stream.set_nodelay(true).map_err(|error| CallError::Transport(format!("TCP_NODELAY: {error}")))?;
-    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|error| CallError::Transport(format!("HTTP handshake with {}: {error}", endpoint.url)))
-}
-
-/// A keep-alive connection whose driver runs inside the task that sends on it, for the load generator:
-/// with one request at a time per connection, a separate driver task only adds two task wake-ups and
-/// a channel hop to every request. The driver runs only while [`DrivenConnection::send`] or
-/// [`DrivenConnection::is_closed`] is awaited, which is all a closed-loop sender needs.
-pub struct DrivenConnection {
-    sender: Connection,
-    driver: std::pin::Pin<Box<Driver>>,
-    /// The driver has returned: the peer closed the connection or it failed.
-    finished: bool,
-}
-
-impl fmt::Debug for DrivenConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DrivenConnection").field("finished", &self.finished).finish_non_exhaustive()
-    }
-}
-
-impl DrivenConnection {
-    pub async fn connect(endpoint: &Endpoint) -> Result<DrivenConnection, CallError> {
-        let (sender, driver) = open(endpoint).await?;
-        Ok(DrivenConnection { sender, driver: Box::pin(driver), finished: false })
-    }
-
-    /// Lets the driver notice a close that happened while the connection was idle, and says whether
-    /// the connection is closed (then no request was lost on it).
-    pub async fn is_closed(&mut self) -> bool {
-        std::future::poll_fn(|cx| {
-            self.poll_driver(cx);
-            std::task::Poll::Ready(self.finished || self.sender.is_closed())
-        })
-        .await
-    }
-
-    fn poll_driver(&mut self, cx: &mut std::task::Context<'_>) {
-        if !self.finished && self.driver.as_mut().poll(cx).is_ready() {
-            self.finished = true;
-        }
-    }
-
-    /// [`send`] on this connection, driving it meanwhile.
-    pub async fn send(
-        &mut self,
-        head: &mut RequestHead,
-        operation: &'static str,
-        envelope: Bytes,
-    ) -> Result<(u16, Bytes), CallError> {
-        use std::future::Future;
-        use std::task::Poll;
-        let DrivenConnection { sender, driver, finished } = self;
-        let exchange = send(sender, head, operation, envelope);
-        let mut exchange = std::pin::pin!(exchange);
-        std::future::poll_fn(|cx| {
-            // The exchange queues the request, the driver writes it and reads the answer, and the
-            // exchange takes it: one pass usually finishes what became possible since the last wake-up.
-            if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
-                return Poll::Ready(result);
-            }
-            if !*finished && driver.as_mut().poll(cx).is_ready() {
-                *finished = true;
-            }
-            match exchange.as_mut().poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result),
-                // The exchange waits for a driver that is gone: it would wait forever.
-                Poll::Pending if *finished => {
-                    Poll::Ready(Err(CallError::Transport("connection closed before the answer".to_owned())))
-                }
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
-    }
+        .map_err(|error| CallError::Transport(format!("HTTP handshake with {}: {error}", endpoint.url)))?;
+    // The driver ends when the sender is dropped or the peer closes; its error (if any)
+    // surfaces on the next `send_request`, so it is not reported here.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
 /// The parts of every request to one endpoint in one SOAP version that never change, made once:
@@ -272,31 +192,13 @@ pub async fn send(
         .await
         .map_err(|error| CallError::Transport(format!("HTTP exchange: {error}")))?;
     let status = response.status().as_u16();
-    let body = read_body(response.into_body())
+    let body = response
+        .into_body()
+        .collect()
         .await
-        .map_err(|error| CallError::Transport(format!("reading the answer: {error}")))?;
+        .map_err(|error| CallError::Transport(format!("reading the answer: {error}")))?
+        .to_bytes();
     Ok((status, body))
-}
-
-/// The whole body of an answer. A sized answer that arrived in one read is one data frame, taken as is
-/// (no list of frames, no copy); more frames are joined. Trailers are ignored.
-async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, hyper::Error> {
-    let mut whole = Bytes::new();
-    let mut joined: Option<bytes::BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
-        match joined.as_mut() {
-            Some(joined) => joined.extend_from_slice(&data),
-            None if whole.is_empty() => whole = data,
-            None => {
-                let mut both = bytes::BytesMut::with_capacity(whole.len() + data.len());
-                both.extend_from_slice(&whole);
-                both.extend_from_slice(&data);
-                joined = Some(both);
-            }
-        }
-    }
-    Ok(joined.map_or(whole, bytes::BytesMut::freeze))
 }
 
 /// Turns an HTTP status and body into the service's answer, or the reason there is none.

@@ -16,7 +16,7 @@ mod histogram;
 mod workload;
 
 use crate::cli::{BenchArgs, GlobalArgs};
-use crate::client::{CallError, DrivenConnection, Endpoint, RequestHead, connect, exchange, interpret, interpret_code};
+use crate::client::{CallError, Connection, Endpoint, RequestHead, connect, exchange, interpret, interpret_code, send};
 use crate::json::Json;
 use crate::outcome::{EXIT_FAULT, EXIT_SUCCESS, EXIT_USAGE};
 use booking::ResultCode;
@@ -313,18 +313,13 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
     if !workload.has_customers() {
         return tally;
     }
-    let mut connection: Option<DrivenConnection> = None;
+    let mut connection: Option<Connection> = None;
     let mut head = shared.head.clone();
     // Reused for every request: the envelope is built into `envelope`, copied into `outgoing`,
     // and handed to hyper as a frozen slice of it; once hyper drops that, `outgoing` reuses the
     // allocation, so a steady run allocates no request buffers.
     let mut envelope = Vec::with_capacity(1024);
     let mut outgoing = BytesMut::with_capacity(4096);
-    // One timer per worker, pushed forward for each request: moving a deadline later is an atomic
-    // store in tokio, where a `tokio::time::timeout` per request adds and removes a timer entry
-    // under the timer driver's lock.
-    let deadline = tokio::time::sleep(shared.timeout);
-    tokio::pin!(deadline);
     loop {
         let started = Instant::now();
         if started >= shared.end {
@@ -341,13 +336,11 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
         };
         // A connection the server closed while idle is replaced without counting an error:
         // no request was on it.
-        if let Some(open) = connection.as_mut()
-            && open.is_closed().await
-        {
+        if connection.as_ref().is_some_and(|open| open.is_closed()) {
             connection = None;
         }
         if connection.is_none() {
-            match DrivenConnection::connect(&shared.endpoint).await {
+            match connect(&shared.endpoint).await {
                 Ok(new_connection) => connection = Some(new_connection),
                 Err(error) => {
                     count_error(&mut tally, error.kind().to_owned());
@@ -362,12 +355,10 @@ async fn run_worker(shared: Arc<Shared>, mut workload: Workload) -> Tally {
         let body = outgoing.split().freeze();
         let sending = connection.as_mut().expect("connected above");
         let sent_at = Instant::now();
-        deadline.as_mut().reset(tokio::time::Instant::from_std(sent_at + shared.timeout));
-        let exchanged = tokio::select! {
-            biased;
-            exchanged = sending.send(&mut head, planned.request.operation.name(), body) => exchanged,
-            () = &mut deadline => Err(CallError::Timeout(shared.timeout)),
-        };
+        let exchanged =
+            tokio::time::timeout(shared.timeout, send(sending, &mut head, planned.request.operation.name(), body))
+                .await
+                .unwrap_or(Err(CallError::Timeout(shared.timeout)));
         let latency = sent_at.elapsed();
         let answer = match exchanged {
             Ok((status, body)) => interpret_code(status, &body, planned.request.operation.name()),
