@@ -137,7 +137,10 @@ pub struct MovedTo {
 ///
 /// The call is `async` so that the coordinator is a plain state machine (a future) with
 /// no I/O inside: in-process implementations return ready futures, the replica program
-/// awaits real UDP round trips. Implementations must deliver each call exactly once.
+/// awaits real UDP round trips. Implementations must apply each mutation exactly once; a read
+/// (`!PeerRequest::is_mutation`) changes nothing, so serving it more than once (a retried relay)
+/// or ahead of the call (a speculative read) is allowed as long as its answer is the one the call
+/// would get.
 pub trait Peers {
     fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse>;
 }

@@ -540,7 +540,7 @@ mod tests {
                     customer_id: other.clone(),
                     movie_id: text.clone(),
                     movie_name: other.clone(),
-                    number_of_tickets: -number,
+                    number_of_tickets: number.wrapping_neg(),
                 },
                 Operation::ExchangeTickets {
                     customer_id: text.clone(),

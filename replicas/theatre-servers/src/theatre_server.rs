@@ -23,7 +23,7 @@ use udp::Endpoint;
 use crate::audit_log::AuditLog;
 use crate::doorbell::{Doorbell, Doorbells};
 use crate::rpc::{Admission, Responder, RetryPolicy, RpcClient};
-use crate::wire::{Envelope, Kind, Op, RunCall};
+use crate::wire::{Envelope, Kind, Op, RelayCall, RunCall};
 
 /// Counters of one theatre server, for diagnostics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,8 +42,10 @@ pub struct TheatreStats {
     pub resends: u64,
     /// Replies that matched no pending call.
     pub stray_replies: u64,
-    /// Speculative reads whose reply was used.
+    /// Relayed reads (sent on with the coordinator's read at another theatre) whose reply was used.
     pub speculation_hits: u64,
+    /// Hops of relay calls this server answered (first time or again).
+    pub relay_hops: u64,
 }
 
 /// One theatre server.
@@ -73,6 +75,7 @@ pub struct TheatreServer {
     replays: Cell<u64>,
     ignored: Cell<u64>,
     speculation_hits: Cell<u64>,
+    relay_hops: Cell<u64>,
 }
 
 impl TheatreServer {
@@ -112,6 +115,7 @@ impl TheatreServer {
             replays: Cell::new(0),
             ignored: Cell::new(0),
             speculation_hits: Cell::new(0),
+            relay_hops: Cell::new(0),
         }
     }
 
@@ -133,6 +137,7 @@ impl TheatreServer {
             resends: self.client.resends(),
             stray_replies: self.client.stray_replies(),
             speculation_hits: self.speculation_hits.get(),
+            relay_hops: self.relay_hops.get(),
         }
     }
 
@@ -184,6 +189,12 @@ impl TheatreServer {
                 self.client.deliver(message);
                 continue;
             }
+            if envelope.op == Op::Relay {
+                // Not admitted through the responder: a relay carries only reads, so serving a retried or
+                // duplicated one again changes nothing, and the origin ignores a second reply.
+                self.serve_relay(&envelope, from, &mut reply).await;
+                continue;
+            }
             let admission = self.responder.borrow_mut().admit(from, envelope.incarnation, envelope.request_id);
             match admission {
                 Admission::New => {}
@@ -211,6 +222,7 @@ impl TheatreServer {
                     let response = self.theatre.borrow_mut().handle(request);
                     self.complete_with(&envelope, from, |out| response.encode_into(out), &mut reply).await;
                 }
+                Op::Relay => unreachable!("relay calls are served above, without admission"),
                 Op::Snapshot => {
                     let snapshot = self.snapshot();
                     self.complete(&envelope, from, &snapshot, &mut reply).await;
@@ -239,6 +251,53 @@ impl TheatreServer {
                 }
             }
         }
+    }
+
+    /// Answers this server's hop of a relay call and passes the call on, or replies to its origin after the last
+    /// hop. Anything but a read for this theatre at the current hop is dropped as malformed.
+    async fn serve_relay(&self, envelope: &Envelope<'_>, from: SocketAddr, out: &mut Vec<u8>) {
+        let call = match RelayCall::decode(envelope.payload) {
+            Ok(call) => call,
+            Err(error) => return self.count_malformed(from, &error),
+        };
+        let hop = call.replies.len();
+        let origin = TheatreCode::ALL.get(call.origin as usize).copied();
+        let (Some(origin), Some(&(theatre, request))) = (origin, call.hops.get(hop)) else {
+            return self.count_malformed(from, &"relay call with an unknown origin");
+        };
+        if theatre as usize != self.code.index() {
+            return self.count_malformed(from, &"relay call at the wrong hop");
+        }
+        let request = match PeerRequest::decode(request) {
+            Ok(request) if !request.is_mutation() => request,
+            Ok(_) => return self.count_malformed(from, &"relay call with a mutation"),
+            Err(error) => return self.count_malformed(from, &error),
+        };
+        let next = call.hops.get(hop + 1).map(|&(theatre, _)| TheatreCode::ALL.get(theatre as usize).copied());
+        if next == Some(None) {
+            return self.count_malformed(from, &"relay call with an unknown theatre");
+        }
+        self.relay_hops.set(self.relay_hops.get() + 1);
+        let response = self.theatre.borrow_mut().handle(request).encode();
+        let mut replies = call.replies.clone();
+        replies.push(&response);
+        let (kind, to) = match next.flatten() {
+            Some(next) => (Kind::Call, next),
+            None => (Kind::Reply, origin),
+        };
+        Envelope {
+            kind,
+            op: Op::Relay,
+            incarnation: envelope.incarnation,
+            request_id: envelope.request_id,
+            payload: &[],
+        }
+        .encode_into(out);
+        match kind {
+            Kind::Call => RelayCall { replies, ..call }.encode_into(out),
+            Kind::Reply => crate::wire::encode_relay_reply(&replies, out),
+        }
+        self.send(out, self.theatre_addrs[to.index()]).await;
     }
 
     /// The next message for this server: read at once when a server of this process rang the doorbell, else
@@ -319,6 +378,31 @@ impl TheatreServer {
     }
 }
 
+impl TheatreServer {
+    /// The same read at `first`, then at `second`, in one relay call (see [`UdpPeers`]); boxed like
+    /// [`TheatreServer::call_remote`].
+    fn call_relay(
+        &self,
+        first: TheatreCode,
+        second: TheatreCode,
+        request: &PeerRequest,
+    ) -> Pin<Box<dyn Future<Output = [PeerResponse; 2]> + '_>> {
+        debug_assert!(first != self.code && second != self.code && first != second);
+        let theatres = [first.index() as u8, second.index() as u8];
+        Box::pin(self.client.call_with(
+            self.theatre_addrs[first.index()],
+            Op::Relay,
+            &mut |out| {
+                RelayCall::encode_fresh(self.code.index() as u8, &theatres, out, |_, out| request.encode_into(out))
+            },
+            |bytes| {
+                let replies = crate::wire::decode_relay_reply(bytes, 2).ok()?;
+                Some([PeerResponse::decode(replies[0]).ok()?, PeerResponse::decode(replies[1]).ok()?])
+            },
+        ))
+    }
+}
+
 /// `booking::time::today`, remembered for the last whole Unix second asked about.
 #[derive(Debug, Default)]
 struct TodayCache {
@@ -346,65 +430,72 @@ impl TodayCache {
     }
 }
 
-/// A read already sent to the theatre the coordinator will most likely ask next.
-struct Speculation<'a> {
+/// A read already relayed to the theatre the coordinator will most likely ask next; its reply arrives with the reply
+/// to the read it was relayed with, which the coordinator awaits first.
+struct Speculation {
     to: TheatreCode,
     request: PeerRequest,
-    reply: Pin<Box<dyn Future<Output = PeerResponse> + 'a>>,
+    reply: Rc<Cell<Option<PeerResponse>>>,
 }
 
 /// The coordinator's view of the theatres from one theatre server: its own theatre directly, the others over UDP.
 ///
-/// The coordinator awaits one call at a time, so two independent reads (a listing's shows, a schedule's bookings,
-/// the bookings a booking rule needs) would cost two sequential round trips. To overlap them, a read sent to one
-/// remote theatre is also sent, speculatively, to the other remote theatre if the coordinator has not called it
-/// yet (it calls theatres in `ATW, OUT, VER` order). The speculative reply is used only if the next call to that
+/// The coordinator awaits one call at a time, so two independent reads at the other two theatres (a listing's
+/// shows, a schedule's bookings, the bookings a booking rule needs) would cost two round trips, four messages. So a
+/// read for one remote theatre travels as a relay call ([`RelayCall`]) that also asks the other remote theatre the
+/// same read, speculatively, if the coordinator has not called it yet (it calls theatres in `ATW, OUT, VER` order):
+/// three messages, origin → first → second → origin. The speculative reply is used only if the next call to that
 /// theatre is exactly the same read; any other call to it discards the speculation. This never changes an answer:
 /// reads change nothing, and the only mutations a theatre receives during a job come from this coordinator through
 /// this value, so no mutation reaches that theatre between the speculative read and the call it stands for.
 struct UdpPeers<'a> {
     server: &'a TheatreServer,
-    speculation: Option<Speculation<'a>>,
+    speculation: Option<Speculation>,
 }
 
 impl<'a> Peers for UdpPeers<'a> {
     fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse> {
         let server = self.server;
         let speculated = match self.speculation.take() {
-            Some(speculation) if speculation.to == to && speculation.request == request => {
-                server.speculation_hits.set(server.speculation_hits.get() + 1);
-                Some(speculation.reply)
-            }
+            // Empty only if the relay's reply was never taken (its call dropped): then ask again.
+            Some(speculation) if speculation.to == to && speculation.request == request => speculation.reply.take(),
             Some(speculation) if speculation.to != to => {
                 self.speculation = Some(speculation);
                 None
             }
             _ => None, // a different call to the speculated theatre: discard
         };
+        if speculated.is_some() {
+            server.speculation_hits.set(server.speculation_hits.get() + 1);
+        }
         let mut direct = None;
         let mut remote = None;
+        let mut relayed = None;
         if speculated.is_none() {
             if to == server.code {
                 direct = Some(server.theatre.borrow_mut().handle(request));
             } else {
-                if !request.is_mutation() && self.speculation.is_none() {
-                    let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
-                    if let Some(next) = next.filter(|next| *next > to) {
-                        let reply = server.call_remote(next, &request);
-                        self.speculation = Some(Speculation { to: next, request: request.clone(), reply });
+                let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
+                match next.filter(|next| *next > to && !request.is_mutation() && self.speculation.is_none()) {
+                    Some(next) => {
+                        let reply = Rc::new(Cell::new(None));
+                        relayed = Some((server.call_relay(to, next, &request), Rc::clone(&reply)));
+                        self.speculation = Some(Speculation { to: next, request, reply });
                     }
+                    None => remote = Some(server.call_remote(to, &request)),
                 }
-                remote = Some(server.call_remote(to, &request));
             }
         }
         async move {
-            if let Some(reply) = speculated {
-                return reply.await;
-            }
-            if let Some(response) = direct {
+            if let Some(response) = speculated.or(direct) {
                 return response;
             }
-            remote.expect("one of the three paths is taken").await
+            if let Some((relay, reply)) = relayed {
+                let [first, second] = relay.await;
+                reply.set(Some(second));
+                return first;
+            }
+            remote.expect("one of the paths is taken").await
         }
     }
 }

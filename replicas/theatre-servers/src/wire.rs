@@ -15,7 +15,13 @@
 //! Peer      call: PeerRequest::encode()      reply: PeerResponse::encode()
 //! Run       call: u64 job_id, i64 timestamp_ms, Request::encode()   reply: Response::encode()
 //! Snapshot  call: empty                      reply: Theatre::snapshot()
+//! Relay     call: u8 origin, u8 hop count, hops × { u8 theatre, bytes PeerRequest::encode() },
+//!                 then one `bytes` PeerResponse::encode() per hop already served
+//!           reply: one `bytes` PeerResponse::encode() per hop, in hop order
 //! ```
+//! `bytes` is a u32 length and that many bytes; theatres are `TheatreCode::index` values. A relay call visits its
+//! hops in order: each hop answers its own read, appends the reply and passes the call on (the same incarnation and
+//! request id) to the next hop; the last one sends the reply to the origin theatre server.
 
 use thiserror::Error;
 
@@ -39,6 +45,8 @@ pub enum Op {
     Run = 2,
     /// The theatre's canonical snapshot (for the replica digest).
     Snapshot = 3,
+    /// Reads at several theatres in one pass: see [`RelayCall`].
+    Relay = 4,
 }
 
 /// A decoded envelope borrowing its payload.
@@ -97,6 +105,7 @@ impl<'a> Envelope<'a> {
             1 => Op::Peer,
             2 => Op::Run,
             3 => Op::Snapshot,
+            4 => Op::Relay,
             _ => return Err(EnvelopeError::Invalid("unknown op")),
         };
         let incarnation = u64::from_le_bytes(bytes[3..11].try_into().expect("8 bytes"));
@@ -135,6 +144,129 @@ impl<'a> RunCall<'a> {
     }
 }
 
+/// Most hops of one relay call: one per theatre.
+pub const RELAY_HOPS_MAX: usize = 3;
+
+/// The payload of an [`Op::Relay`] call: reads for several theatres, answered one after the other as the call
+/// travels from hop to hop (the module doc has the format). Three messages instead of four for reads at two
+/// other theatres, because the reply to the first read travels on with the call instead of back to the origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayCall<'a> {
+    /// The theatre whose server made the call and gets the reply.
+    pub origin: u8,
+    /// (theatre, `PeerRequest::encode()` bytes), in the order they are visited.
+    pub hops: Vec<(u8, &'a [u8])>,
+    /// `PeerResponse::encode()` bytes of the hops already served, in hop order.
+    pub replies: Vec<&'a [u8]>,
+}
+
+impl<'a> RelayCall<'a> {
+    /// Appends the payload to `out`, each hop's request written by `write_request(hop, out)` (no copy of it).
+    pub fn encode_fresh(
+        origin: u8,
+        theatres: &[u8],
+        out: &mut Vec<u8>,
+        mut write_request: impl FnMut(usize, &mut Vec<u8>),
+    ) {
+        out.push(origin);
+        out.push(theatres.len() as u8);
+        for (hop, theatre) in theatres.iter().enumerate() {
+            out.push(*theatre);
+            put_bytes_with(out, |out| write_request(hop, out));
+        }
+    }
+
+    /// Appends the payload to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(self.origin);
+        out.push(self.hops.len() as u8);
+        for (theatre, request) in &self.hops {
+            out.push(*theatre);
+            put_bytes(out, request);
+        }
+        for reply in &self.replies {
+            put_bytes(out, reply);
+        }
+    }
+
+    /// Decodes and checks the shape: 1..=[`RELAY_HOPS_MAX`] hops, fewer replies than hops (a call that has been
+    /// to every hop is a reply, not a call), nothing after the last reply.
+    pub fn decode(bytes: &'a [u8]) -> Result<RelayCall<'a>, EnvelopeError> {
+        let mut reader = Reader { bytes };
+        let origin = reader.u8()?;
+        let hop_count = reader.u8()? as usize;
+        if hop_count == 0 || hop_count > RELAY_HOPS_MAX {
+            return Err(EnvelopeError::Invalid("relay hop count"));
+        }
+        let mut hops = Vec::with_capacity(hop_count);
+        for _ in 0..hop_count {
+            hops.push((reader.u8()?, reader.bytes()?));
+        }
+        let mut replies = Vec::with_capacity(hop_count);
+        while !reader.bytes.is_empty() {
+            if replies.len() + 1 >= hop_count {
+                return Err(EnvelopeError::Invalid("relay call with a reply for every hop"));
+            }
+            replies.push(reader.bytes()?);
+        }
+        Ok(RelayCall { origin, hops, replies })
+    }
+}
+
+/// Appends the payload of a relay reply (every hop's reply, in hop order) to `out`.
+pub fn encode_relay_reply(replies: &[&[u8]], out: &mut Vec<u8>) {
+    for reply in replies {
+        put_bytes(out, reply);
+    }
+}
+
+/// The hops' replies in a relay reply payload; exactly `hops` of them.
+pub fn decode_relay_reply(bytes: &[u8], hops: usize) -> Result<Vec<&[u8]>, EnvelopeError> {
+    let mut reader = Reader { bytes };
+    let mut replies = Vec::with_capacity(hops);
+    while !reader.bytes.is_empty() {
+        replies.push(reader.bytes()?);
+    }
+    if replies.len() != hops {
+        return Err(EnvelopeError::Invalid("relay reply with a wrong number of replies"));
+    }
+    Ok(replies)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_bytes_with(out, |out| out.extend_from_slice(bytes));
+}
+
+/// Writes a u32 length placeholder, lets `write` append the bytes, then fills in their length.
+fn put_bytes_with(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write(out);
+    let len = u32::try_from(out.len() - at - 4).expect("a relay read or reply is far below 4 GiB");
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Reads the relay payload's fields, failing on truncation.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Result<u8, EnvelopeError> {
+        let (&first, rest) = self.bytes.split_first().ok_or(EnvelopeError::Truncated)?;
+        self.bytes = rest;
+        Ok(first)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], EnvelopeError> {
+        let len_bytes = self.bytes.get(..4).ok_or(EnvelopeError::Truncated)?;
+        let len = u32::from_le_bytes(len_bytes.try_into().expect("4 bytes")) as usize;
+        let value = self.bytes.get(4..4 + len).ok_or(EnvelopeError::Truncated)?;
+        self.bytes = &self.bytes[4 + len..];
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +291,7 @@ mod tests {
         for cut in 0..HEADER_BYTES {
             assert_eq!(Envelope::decode(&good[..cut]), Err(EnvelopeError::Truncated));
         }
-        for (index, value) in [(0, 2u8), (1, 0), (1, 3), (2, 0), (2, 4)] {
+        for (index, value) in [(0, 2u8), (1, 0), (1, 3), (2, 0), (2, 5)] {
             let mut bad = good.clone();
             bad[index] = value;
             assert!(matches!(Envelope::decode(&bad), Err(EnvelopeError::Invalid(_))), "byte {index} = {value}");
@@ -171,5 +303,43 @@ mod tests {
         let call = RunCall { job_id: 9, timestamp_ms: -5, request: b"request bytes" };
         assert_eq!(RunCall::decode(&call.encode()), Ok(call));
         assert_eq!(RunCall::decode(&[0; 15]), Err(EnvelopeError::Truncated));
+    }
+
+    #[test]
+    fn relay_call_round_trips_hop_by_hop() {
+        let mut fresh = Vec::new();
+        let requests: [&[u8]; 2] = [b"read at OUT", b"read at VER"];
+        RelayCall::encode_fresh(0, &[1, 2], &mut fresh, |hop, out| out.extend_from_slice(requests[hop]));
+        let first = RelayCall::decode(&fresh).unwrap();
+        assert_eq!(first, RelayCall { origin: 0, hops: vec![(1, requests[0]), (2, requests[1])], replies: vec![] });
+        let mut passed_on = Vec::new();
+        RelayCall { replies: vec![b"OUT's answer"], ..first.clone() }.encode_into(&mut passed_on);
+        let second = RelayCall::decode(&passed_on).unwrap();
+        assert_eq!(second.replies, vec![&b"OUT's answer"[..]]);
+        assert_eq!(second.hops, first.hops);
+        let mut reply = Vec::new();
+        encode_relay_reply(&[b"OUT's answer", b""], &mut reply);
+        assert_eq!(decode_relay_reply(&reply, 2), Ok(vec![&b"OUT's answer"[..], &b""[..]]));
+        assert!(decode_relay_reply(&reply, 3).is_err());
+        assert!(decode_relay_reply(&reply[..reply.len() - 1], 2).is_err());
+    }
+
+    #[test]
+    fn relay_call_rejects_bad_shapes() {
+        let mut good = Vec::new();
+        RelayCall::encode_fresh(2, &[0, 1], &mut good, |_, out| out.extend_from_slice(b"r"));
+        for cut in 0..good.len() {
+            assert!(RelayCall::decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut no_hops = good.clone();
+        no_hops[1] = 0;
+        assert_eq!(RelayCall::decode(&no_hops), Err(EnvelopeError::Invalid("relay hop count")));
+        let mut too_many = Vec::new();
+        RelayCall::encode_fresh(0, &[0, 1, 2, 0], &mut too_many, |_, _| {});
+        assert_eq!(RelayCall::decode(&too_many), Err(EnvelopeError::Invalid("relay hop count")));
+        // A reply for every hop (or more) is not a call any more.
+        let mut done = Vec::new();
+        RelayCall { origin: 2, hops: vec![(0, b"r"), (1, b"r")], replies: vec![b"a", b"b"] }.encode_into(&mut done);
+        assert!(RelayCall::decode(&done).is_err());
     }
 }

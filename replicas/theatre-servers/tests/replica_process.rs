@@ -172,6 +172,11 @@ fn replica_answers_like_the_oracle_and_logs_every_job() {
         let counted: u64 = logs.values().map(|text| stop_counter(text, counter)).sum();
         assert!(counted >= 3 * garbage_per_theatre, "garbage at the theatre servers: {counter} = {counted}");
     }
+    // Reads at both other theatres travel as one relay call of two hops (served again only when resent), whose
+    // second read is then used.
+    let total = |name| logs.values().map(|text| stop_counter(text, name)).sum::<u64>();
+    assert!(total("speculation_hits") > 0, "no relayed read was used");
+    assert!(total("relay_hops") >= 2 * total("speculation_hits"), "relay hops {}", total("relay_hops"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
