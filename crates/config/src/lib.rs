@@ -72,6 +72,8 @@ pub struct Config {
     pub replicas: Vec<ReplicaConfig>,
     /// Timeouts and limits of replicated mode (voting, failure detection, replacement).
     pub replication: Replication,
+    /// How the front end and replica processes wait for work.
+    pub runtime: Runtime,
 }
 
 /// The SOAP front end.
@@ -151,6 +153,19 @@ impl Default for Logs {
         Logs { dir: PathBuf::from("var/log") }
     }
 }
+
+/// How the front end and the replica processes wait for work. The default (busy polling off) parks at once; the
+/// shipped configs turn it on.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Runtime {
+    /// After each request (front end) or job batch (replica), keep polling the sockets this long before parking
+    /// the thread (`shell::busy_poll`); 0 parks at once. Costs otherwise idle CPU while work keeps coming.
+    pub busy_poll_us: u64,
+}
+
+/// Longest `runtime.busy_poll_us` accepted: polling much longer than a request takes only burns CPU.
+pub const BUSY_POLL_US_MAX: u64 = 100_000;
 
 /// Addresses of one replica: its control address (where its driver sends jobs) and its three theatre servers.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -349,6 +364,12 @@ impl Config {
         if self.frontend.max_body_bytes < 1024 {
             return invalid("frontend.max_body_bytes must be at least 1024".to_string());
         }
+        if self.runtime.busy_poll_us > BUSY_POLL_US_MAX {
+            return invalid(format!(
+                "runtime.busy_poll_us = {} is above {BUSY_POLL_US_MAX} (0 turns busy polling off)",
+                self.runtime.busy_poll_us
+            ));
+        }
         if self.frontend.max_connections == 0 {
             return invalid("frontend.max_connections must be at least 1".to_string());
         }
@@ -454,6 +475,7 @@ mod tests {
             ("[frontend]\nlisten = \"nonsense\"", "invalid"),
             ("[frontend]\nunknown_key = 1", "unknown"),
             ("[replication]\nwrong_limit = 0", "wrong_limit"),
+            ("[runtime]\nbusy_poll_us = 100001", "runtime.busy_poll_us"),
             (
                 "[[replicas]]\nid = 100\nmanager = \"127.0.0.1:1\"\n[replicas.replica]\ncontrol = \"127.0.0.1:2\"",
                 "node_id",

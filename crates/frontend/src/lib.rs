@@ -31,8 +31,10 @@ pub use routes::{ENDPOINT_PATH, Routes};
 pub use server::{ServerSettings, serve};
 pub use standalone::{StandaloneBackend, StandaloneSettings};
 
+use shell::busy_poll::BusyPoll;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Runs a standalone front end on `listener` as `config` describes, until `shutdown` completes and open
@@ -44,7 +46,7 @@ pub async fn run_standalone(
 ) -> std::io::Result<()> {
     let backend = StandaloneBackend::start(StandaloneSettings::from_config(config)).await?;
     let routes = Arc::new(Routes::from_config(&config.frontend, backend));
-    serve(listener, routes, ServerSettings::from_config(&config.frontend), shutdown).await;
+    serve(listener, routes, server_settings(config), shutdown).await;
     Ok(())
 }
 
@@ -57,6 +59,12 @@ pub async fn run_replicated(
 ) -> std::io::Result<()> {
     let backend = ReplicatedBackend::start(ReplicatedSettings::from_config(config)).await?;
     let routes = Arc::new(Routes::from_config(&config.frontend, backend));
-    serve(listener, routes, ServerSettings::from_config(&config.frontend), shutdown).await;
+    serve(listener, routes, server_settings(config), shutdown).await;
     Ok(())
+}
+
+/// `[frontend]`'s connection settings, with the busy poller of `[runtime]` started on the current runtime.
+fn server_settings(config: &config::Config) -> ServerSettings {
+    let busy_poll = BusyPoll::start(Duration::from_micros(config.runtime.busy_poll_us));
+    ServerSettings { busy_poll, ..ServerSettings::from_config(&config.frontend) }
 }

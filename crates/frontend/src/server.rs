@@ -16,6 +16,7 @@ use crate::routes::Routes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use shell::busy_poll::BusyPoll;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +35,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// How long a connection may keep working on an in-flight request after shutdown began.
     pub drain_timeout: Duration,
+    /// Touched by every request (`[runtime] busy_poll_us`); [`BusyPoll::disabled`] unless the caller starts one.
+    pub busy_poll: BusyPoll,
 }
 
 impl ServerSettings {
@@ -44,6 +47,7 @@ impl ServerSettings {
             header_timeout: Duration::from_millis(frontend.header_timeout_ms),
             max_connections: frontend.max_connections,
             drain_timeout: Duration::from_millis(frontend.request_timeout_ms.saturating_add(1_000)),
+            busy_poll: BusyPoll::disabled(),
         }
     }
 }
@@ -167,7 +171,9 @@ impl<B: Backend> Handler<B> {
     async fn run(mut self) {
         let routes = Arc::clone(&self.routes);
         let local_addr = self.local_addr;
+        let busy_poll = self.settings.busy_poll.clone();
         let service = service_fn(move |request| {
+            busy_poll.touch();
             let routes = Arc::clone(&routes);
             async move { Ok::<_, Infallible>(routes.handle(request, local_addr).await) }
         });

@@ -2,7 +2,12 @@
 //! structured logs to stderr filtered by `RUST_LOG` (default `warn`), and a future that completes on Ctrl-C or
 //! SIGTERM for graceful shutdown.
 //!
+//! For the two processes that hand each other work all the time (front end and replica), [`busy_poll`] keeps a
+//! current-thread runtime polling through short gaps instead of parking.
+//!
 //! Deliberately not here: anything about what a process does (its config, sockets or protocol).
+
+pub mod busy_poll;
 
 /// Installs the stderr log subscriber: `RUST_LOG` if set, else `warn`. Call once, first thing in `main`.
 pub fn init_logging() {

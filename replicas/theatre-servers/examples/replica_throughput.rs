@@ -44,6 +44,7 @@ fn main() {
         faults: udp::LinkFaults::default(),
         retry: RetryPolicy::default(),
         log_flush_ms: 200,
+        busy_poll_us: 0,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let replica = std::thread::spawn(move || {

@@ -11,6 +11,7 @@
 //! theatre servers that run in another process is not supported (the replica manager always starts whole
 //! replicas); such a `Restore` is dropped with a warning and never answered.
 
+use shell::busy_poll::BusyPoll;
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ pub struct Control {
     malformed: Cell<u64>,
     restored: u64,
     fault: FaultState,
+    /// Touched by every message from the driver.
+    busy_poll: BusyPoll,
 }
 
 impl Control {
@@ -91,7 +94,13 @@ impl Control {
             malformed: Cell::new(0),
             restored: 0,
             fault: FaultState::default(),
+            busy_poll: BusyPoll::disabled(),
         }
+    }
+
+    /// Touch `busy_poll` whenever a message from the driver arrives (see `shell::busy_poll`).
+    pub fn set_busy_poll(&mut self, busy_poll: BusyPoll) {
+        self.busy_poll = busy_poll;
     }
 
     /// Misbehave this way from the next job on (`Fault::None` heals). `CrashAfter { requests: 0 }` exits at once.
@@ -124,6 +133,7 @@ impl Control {
         let mut reply = Vec::new();
         loop {
             let (message, from) = self.endpoint.recv_from().await?;
+            self.busy_poll.touch();
             let request = match ToReplica::decode(&message) {
                 Ok(request) => request,
                 Err(error) => {

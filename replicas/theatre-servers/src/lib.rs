@@ -65,6 +65,8 @@ pub struct Options {
     pub retry: RetryPolicy,
     /// How often the log files are flushed.
     pub log_flush_ms: u64,
+    /// Keep polling this long after each driver message before parking (`[runtime] busy_poll_us`; 0: never).
+    pub busy_poll_us: u64,
 }
 
 /// The log file of theatre `code` of replica `name`.
@@ -87,6 +89,7 @@ pub struct ReplicaProcess {
     /// The control task's RPC client and its endpoint (only when some theatre server is remote).
     control_client: Option<(Rc<RpcClient>, Rc<Endpoint>)>,
     log_flush_ms: u64,
+    busy_poll_us: u64,
 }
 
 impl ReplicaProcess {
@@ -134,7 +137,13 @@ impl ReplicaProcess {
             let endpoint = Endpoint::bind(options.control_addr, options.faults.clone()).await?;
             control = Some(Control::new(endpoint, routes, client));
         }
-        Ok(ReplicaProcess { servers, control, control_client, log_flush_ms: options.log_flush_ms.max(1) })
+        Ok(ReplicaProcess {
+            servers,
+            control,
+            control_client,
+            log_flush_ms: options.log_flush_ms.max(1),
+            busy_poll_us: options.busy_poll_us,
+        })
     }
 
     /// The control task, when this process runs it (to set its initial fault).
@@ -167,7 +176,9 @@ impl ReplicaProcess {
         // the `LocalSet` only queues it, while waking the future that `block_on` polls makes the runtime poll the
         // reactor first (an `epoll_wait` per reply). It hands its state back when it stops, for the counters.
         let (stop_control, control_stopped) = tokio::sync::oneshot::channel::<()>();
+        let busy_poll = shell::busy_poll::BusyPoll::start(Duration::from_micros(self.busy_poll_us));
         let mut control_task = self.control.take().map(|mut control| {
+            control.set_busy_poll(busy_poll);
             tokio::task::spawn_local(async move {
                 let result = tokio::select! {
                     result = control.serve() => result,

@@ -108,6 +108,7 @@ fn options(cli: &Cli) -> anyhow::Result<Options> {
         },
         retry: RetryPolicy { initial_ms: cli.peer_retry_ms.max(1), ..RetryPolicy::default() },
         log_flush_ms: cli.log_flush_ms,
+        busy_poll_us: config.runtime.busy_poll_us,
     })
 }
 
