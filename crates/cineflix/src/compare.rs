@@ -86,6 +86,8 @@ struct Outcome {
     /// Liar scenario: replacements of the liar while the scenario ran, and lies injected.
     replacements: Option<u64>,
     injections: Option<u64>,
+    /// The deployment's `[runtime] busy_poll_us` (it changes the figures a lot on small VMs; ARCHITECTURE.md).
+    busy_poll_us: u64,
 }
 
 /// The recovery scenario's figures.
@@ -230,6 +232,7 @@ fn run_scenario(global: &GlobalArgs, args: &CompareArgs, scenario: &Scenario) ->
         measurement,
         replacements: liar_report.map(|report| report.replacements),
         injections: liar_report.map(|report| report.injections),
+        busy_poll_us: prepared.config.runtime.busy_poll_us,
     })
 }
 
@@ -471,15 +474,24 @@ fn render_text(
         load_average.unwrap_or("unknown")
     );
     out.push_str(&format!(
-        "{:<18} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>13} {:>11}\n",
-        "scenario", "conns", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "vs standalone", "vs healthy"
+        "{:<18} {:>5} {:>9} {:>9} {:>9} {:>9} {:>7} {:>13} {:>11} {:>8}\n",
+        "scenario",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "vs standalone",
+        "vs healthy",
+        "poll µs"
     ));
     for outcome in outcomes {
         let measurement = &outcome.measurement;
         let show = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |value| format!("{value:.2}"));
         let vs_healthy = if matches!(outcome.kind, Kind::Liar) { ratio(outcome, healthy) } else { None };
         out.push_str(&format!(
-            "{:<18} {:>5} {:>9.0} {:>9} {:>9} {:>9} {:>7} {:>13} {:>11}\n",
+            "{:<18} {:>5} {:>9.0} {:>9} {:>9} {:>9} {:>7} {:>13} {:>11} {:>8}\n",
             outcome.name,
             outcome.connections,
             measurement.requests_per_s,
@@ -489,6 +501,7 @@ fn render_text(
             measurement.errors,
             show(ratio(outcome, standalone)),
             show(vs_healthy),
+            outcome.busy_poll_us,
         ));
     }
     for outcome in outcomes {
@@ -556,6 +569,7 @@ fn render_json(
                 .with("ratio_to_replicated_healthy", vs_healthy)
                 .with("liar_replacements", outcome.replacements)
                 .with("liar_injections", outcome.injections)
+                .with("busy_poll_us", outcome.busy_poll_us)
         })
         .collect();
     let targets: Vec<Json> = targets(outcomes, recovery)
