@@ -3,8 +3,9 @@
 //! [`execute`] validates a [`Request`] (see [`validate`] for the exact check order), then
 //! reaches the theatres through [`Peers`], its own theatre included, and turns their
 //! answers into the canonical [`Response`]. It is an `async fn` used as a pure state
-//! machine: it awaits nothing but `Peers::call`, so with in-process peers it completes
-//! in one poll, and over UDP each await is one round trip.
+//! machine: it awaits nothing but its `Peers`, so with in-process peers it completes
+//! in one poll, and over UDP each await is one round trip (reads at several theatres go
+//! through `Peers::read_all`, which the replica turns into one relay pass).
 //!
 //! It deliberately holds no state, does no I/O and reads no clock: "today" is a
 //! parameter, derived from the sequencer's timestamp by `time::today`.
@@ -178,9 +179,10 @@ pub async fn execute<P: Peers>(home: TheatreCode, peers: &mut P, request: &Reque
 pub async fn run<P: Peers>(peers: &mut P, command: Command, today: Date) -> Response {
     match command {
         Command::ListShows { movie } => {
+            let reads = TheatreCode::ALL.map(|theatre| (theatre, PeerRequest::ListShows { movie, from: today }));
             let mut shows = Vec::new();
-            for theatre in TheatreCode::ALL {
-                match peers.call(theatre, PeerRequest::ListShows { movie, from: today }).await {
+            for answer in peers.read_all(reads.into()).await {
+                match answer {
                     PeerResponse::Shows(mut part) => shows.append(&mut part),
                     other => unexpected("ListShows", other),
                 }
@@ -190,15 +192,18 @@ pub async fn run<P: Peers>(peers: &mut P, command: Command, today: Date) -> Resp
             Response::ok(Body::Shows(shows))
         }
         Command::Schedule { customer } => {
-            let mut entries = Vec::new();
-            for theatre in TheatreCode::ALL {
+            let reads = TheatreCode::ALL.map(|theatre| {
                 let request = PeerRequest::CustomerBookings {
                     customers: vec![customer],
                     from: Date::MIN,
                     to: Date::MAX,
                     include: None,
                 };
-                match peers.call(theatre, request).await {
+                (theatre, request)
+            });
+            let mut entries = Vec::new();
+            for answer in peers.read_all(reads.into()).await {
+                match answer {
                     PeerResponse::Bookings(held) => entries.extend(held.into_iter().map(|booking| ScheduleEntry {
                         movie_id: booking.slot.movie_id,
                         movie: booking.slot.movie,
@@ -297,14 +302,21 @@ async fn remove<P: Peers>(peers: &mut P, slot: Slot, today: Date) -> Response {
     };
     let mut elsewhere = Vec::new();
     if !customers.is_empty() {
-        for theatre in TheatreCode::ALL.into_iter().filter(|theatre| *theatre != slot.theatre()) {
-            let request = PeerRequest::CustomerBookings {
-                customers: customers.clone(),
-                from: slot.date().week_monday(),
-                to: Date::MAX,
-                include: None,
-            };
-            match peers.call(theatre, request).await {
+        let reads = TheatreCode::ALL
+            .into_iter()
+            .filter(|theatre| *theatre != slot.theatre())
+            .map(|theatre| {
+                let request = PeerRequest::CustomerBookings {
+                    customers: customers.clone(),
+                    from: slot.date().week_monday(),
+                    to: Date::MAX,
+                    include: None,
+                };
+                (theatre, request)
+            })
+            .collect();
+        for answer in peers.read_all(reads).await {
+            match answer {
                 PeerResponse::Bookings(mut held) => elsewhere.append(&mut held),
                 other => unexpected("CustomerBookings", other),
             }
@@ -337,16 +349,22 @@ async fn bookings_elsewhere<P: Peers>(
     include: Option<Slot>,
 ) -> Vec<HeldBooking> {
     let slot_is_outside = slot.theatre() != customer.theatre;
+    let reads = TheatreCode::ALL
+        .into_iter()
+        .filter(|theatre| *theatre != slot.theatre())
+        .map(|theatre| {
+            let (from, to) = if slot_is_outside && theatre != customer.theatre {
+                (slot.date().week_monday(), slot.date().week_sunday())
+            } else {
+                (slot.date(), slot.date())
+            };
+            let include = include.filter(|included| included.theatre() == theatre);
+            (theatre, PeerRequest::CustomerBookings { customers: vec![customer], from, to, include })
+        })
+        .collect();
     let mut held = Vec::new();
-    for theatre in TheatreCode::ALL.into_iter().filter(|theatre| *theatre != slot.theatre()) {
-        let (from, to) = if slot_is_outside && theatre != customer.theatre {
-            (slot.date().week_monday(), slot.date().week_sunday())
-        } else {
-            (slot.date(), slot.date())
-        };
-        let include = include.filter(|included| included.theatre() == theatre);
-        match peers.call(theatre, PeerRequest::CustomerBookings { customers: vec![customer], from, to, include }).await
-        {
+    for answer in peers.read_all(reads).await {
+        match answer {
             PeerResponse::Bookings(mut part) => held.append(&mut part),
             other => unexpected("CustomerBookings", other),
         }

@@ -139,10 +139,24 @@ pub struct MovedTo {
 /// no I/O inside: in-process implementations return ready futures, the replica program
 /// awaits real UDP round trips. Implementations must apply each mutation exactly once; a read
 /// (`!PeerRequest::is_mutation`) changes nothing, so serving it more than once (a retried relay)
-/// or ahead of the call (a speculative read) is allowed as long as its answer is the one the call
-/// would get.
+/// is allowed.
 pub trait Peers {
     fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse>;
+
+    /// Independent reads at several theatres (`reads` holds no mutation), answered in the
+    /// order asked. They see the same state in any order, because nothing else runs during a
+    /// job. By default they are asked one after the other; a transport may gather them (the
+    /// replica relays the remote ones in one pass).
+    fn read_all(&mut self, reads: Vec<(TheatreCode, PeerRequest)>) -> impl Future<Output = Vec<PeerResponse>> {
+        debug_assert!(reads.iter().all(|(_, request)| !request.is_mutation()), "read_all with a mutation");
+        async move {
+            let mut answers = Vec::with_capacity(reads.len());
+            for (to, request) in reads {
+                answers.push(self.call(to, request).await);
+            }
+            answers
+        }
+    }
 }
 
 const HELD_LEN: usize = USER_LEN + SLOT_LEN + 4;

@@ -175,7 +175,13 @@ impl<B: Backend> Handler<B> {
         let service = service_fn(move |request| {
             busy_poll.touch();
             let routes = Arc::clone(&routes);
-            async move { Ok::<_, Infallible>(routes.handle(request, local_addr).await) }
+            let busy_poll = busy_poll.clone();
+            async move {
+                let response = routes.handle(request, local_addr).await;
+                // Poll on while the answer is written and the client's next request comes, also after a slow one.
+                busy_poll.touch();
+                Ok::<_, Infallible>(response)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())

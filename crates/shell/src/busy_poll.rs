@@ -5,13 +5,14 @@
 //! (the guest's own halt-polling is switched off there: `haltpoll.guest_halt_poll_ns=0`), and the next request or
 //! datagram then pays a cross-CPU wake-up through the host. The front end and the replica hand work to each other
 //! tens of thousands of times a second, each side parking in between; polling through the short gaps instead
-//! raised the standalone benchmark from about 24k to about 30k requests/s with a lower p99 (ARCHITECTURE.md,
-//! "Busy polling", has the paired runs).
+//! raised the standalone benchmark from 23,116 to 27,959 requests/s with a lower p99 in one `cineflix compare` pair
+//! (ARCHITECTURE.md, "Busy polling").
 //!
 //! What it costs: while it polls, the process uses CPU that would otherwise be idle. It is bounded three ways: each
-//! turn first yields the CPU (`sched_yield`), so any other runnable thread on that CPU goes first; polling stops
-//! after `window` without a [`BusyPoll::touch`]; and a quiet process sleeps exactly as without it. Only for
-//! current-thread runtimes: on a multi-thread runtime it would keep one worker spinning and steal from the others.
+//! turn first yields the CPU (`sched_yield`), which lets the other runnable threads on that CPU take a turn; polling
+//! stops after `window` without a [`BusyPoll::touch`]; and a quiet process then sleeps as without it (after one
+//! window at start-up and one after each burst of work). Only for current-thread runtimes: on a multi-thread runtime
+//! it would keep one worker spinning and steal from the others, so it is not started there.
 //!
 //! Deliberately not here: what counts as work (callers touch it where requests or datagrams arrive).
 
@@ -44,8 +45,11 @@ impl BusyPoll {
     /// runtime (see the module doc), starts nothing and gives [`BusyPoll::disabled`]. Must be called inside the
     /// runtime.
     pub fn start(window: Duration) -> BusyPoll {
-        let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        if window.is_zero() || flavor != tokio::runtime::RuntimeFlavor::CurrentThread {
+        if window.is_zero() {
+            return BusyPoll::disabled();
+        }
+        if tokio::runtime::Handle::current().runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            tracing::info!("busy polling is off: it only suits a current-thread runtime");
             return BusyPoll::disabled();
         }
         let inner = Arc::new(Inner {
@@ -69,7 +73,8 @@ impl BusyPoll {
     pub fn touch(&self) {
         if let Some(inner) = &self.inner {
             inner.activity.fetch_add(1, Ordering::SeqCst);
-            if inner.sleeping.load(Ordering::SeqCst) {
+            // Only the first touch of a burst notifies: a second permit would let the poller skip its next sleep.
+            if inner.sleeping.swap(false, Ordering::SeqCst) {
                 inner.wake.notify_one();
             }
         }
@@ -106,8 +111,8 @@ async fn poll(inner: Arc<Inner>) {
             }
         }
         inner.sleeping.store(true, Ordering::SeqCst);
-        // A touch after the check above either sees `sleeping` and notifies (a stored permit if we are not waiting
-        // yet), or happened before the store and shows in `activity` here.
+        // A touch after the store sees `sleeping`, clears it and notifies (a stored permit if we are not waiting
+        // yet); one before it shows in `activity` here.
         if inner.activity.load(Ordering::SeqCst) == seen {
             inner.wake.notified().await;
         }

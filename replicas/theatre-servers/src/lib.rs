@@ -176,9 +176,9 @@ impl ReplicaProcess {
         // the `LocalSet` only queues it, while waking the future that `block_on` polls makes the runtime poll the
         // reactor first (an `epoll_wait` per reply). It hands its state back when it stops, for the counters.
         let (stop_control, control_stopped) = tokio::sync::oneshot::channel::<()>();
-        let busy_poll = shell::busy_poll::BusyPoll::start(Duration::from_micros(self.busy_poll_us));
         let mut control_task = self.control.take().map(|mut control| {
-            control.set_busy_poll(busy_poll);
+            // Only the control task's driver messages count as work (theatre servers in other processes never poll).
+            control.set_busy_poll(shell::busy_poll::BusyPoll::start(Duration::from_micros(self.busy_poll_us)));
             tokio::task::spawn_local(async move {
                 let result = tokio::select! {
                     result = control.serve() => result,

@@ -42,8 +42,8 @@ pub struct TheatreStats {
     pub resends: u64,
     /// Replies that matched no pending call.
     pub stray_replies: u64,
-    /// Relayed reads (sent on with the coordinator's read at another theatre) whose reply was used.
-    pub speculation_hits: u64,
+    /// Relay calls this server's coordinator made (reads at both other theatres in one pass).
+    pub relays: u64,
     /// Hops of relay calls this server answered (first time or again).
     pub relay_hops: u64,
 }
@@ -74,7 +74,7 @@ pub struct TheatreServer {
     calls_handled: Cell<u64>,
     replays: Cell<u64>,
     ignored: Cell<u64>,
-    speculation_hits: Cell<u64>,
+    relays: Cell<u64>,
     relay_hops: Cell<u64>,
 }
 
@@ -114,7 +114,7 @@ impl TheatreServer {
             calls_handled: Cell::new(0),
             replays: Cell::new(0),
             ignored: Cell::new(0),
-            speculation_hits: Cell::new(0),
+            relays: Cell::new(0),
             relay_hops: Cell::new(0),
         }
     }
@@ -136,7 +136,7 @@ impl TheatreServer {
             ignored: self.ignored.get(),
             resends: self.client.resends(),
             stray_replies: self.client.stray_replies(),
-            speculation_hits: self.speculation_hits.get(),
+            relays: self.relays.get(),
             relay_hops: self.relay_hops.get(),
         }
     }
@@ -164,9 +164,7 @@ impl TheatreServer {
     /// others over UDP; then logs it. The caller guarantees one job at a time, replica-wide.
     pub async fn run_job(&self, job_id: u64, timestamp_ms: i64, request: &Request) -> Response {
         let today = self.today.today(timestamp_ms, &self.zone);
-        let mut peers = UdpPeers { server: self, speculation: None };
-        let response = coordinator::execute(self.code, &mut peers, request, today).await;
-        drop(peers);
+        let response = coordinator::execute(self.code, &mut UdpPeers { server: self }, request, today).await;
         self.log.borrow_mut().record(job_id, timestamp_ms, request, &response);
         response
     }
@@ -191,7 +189,9 @@ impl TheatreServer {
             }
             if envelope.op == Op::Relay {
                 // Not admitted through the responder: a relay carries only reads, so serving a retried or
-                // duplicated one again changes nothing, and the origin ignores a second reply.
+                // duplicated one again changes nothing, and the origin ignores a second reply. (Admitting it would
+                // also be wrong: a passed-on relay arrives from the previous hop with the origin's incarnation and
+                // request id, which would reset or collide with that hop's own entries in the duplicate filter.)
                 self.serve_relay(&envelope, from, &mut reply).await;
                 continue;
             }
@@ -379,21 +379,22 @@ impl TheatreServer {
 }
 
 impl TheatreServer {
-    /// The same read at `first`, then at `second`, in one relay call (see [`UdpPeers`]); boxed like
+    /// Two reads at the other two theatres in one relay call (see [`UdpPeers`]), answered in that order; boxed like
     /// [`TheatreServer::call_remote`].
     fn call_relay(
         &self,
-        first: TheatreCode,
-        second: TheatreCode,
-        request: &PeerRequest,
+        reads: [(TheatreCode, &PeerRequest); 2],
     ) -> Pin<Box<dyn Future<Output = [PeerResponse; 2]> + '_>> {
+        let [(first, _), (second, _)] = reads;
         debug_assert!(first != self.code && second != self.code && first != second);
         let theatres = [first.index() as u8, second.index() as u8];
         Box::pin(self.client.call_with(
             self.theatre_addrs[first.index()],
             Op::Relay,
             &mut |out| {
-                RelayCall::encode_fresh(self.code.index() as u8, &theatres, out, |_, out| request.encode_into(out))
+                RelayCall::encode_fresh(self.code.index() as u8, &theatres, out, |hop, out| {
+                    reads[hop].1.encode_into(out)
+                })
             },
             |bytes| {
                 let replies = crate::wire::decode_relay_reply(bytes, 2).ok()?;
@@ -430,74 +431,74 @@ impl TodayCache {
     }
 }
 
-/// A read already relayed to the theatre the coordinator will most likely ask next; its reply arrives with the reply
-/// to the read it was relayed with, which the coordinator awaits first.
-struct Speculation {
-    to: TheatreCode,
-    request: PeerRequest,
-    reply: Rc<Cell<Option<PeerResponse>>>,
-}
-
 /// The coordinator's view of the theatres from one theatre server: its own theatre directly, the others over UDP.
 ///
-/// The coordinator awaits one call at a time, so two independent reads at the other two theatres (a listing's
-/// shows, a schedule's bookings, the bookings a booking rule needs) would cost two round trips, four messages. So a
-/// read for one remote theatre travels as a relay call ([`RelayCall`]) that also asks the other remote theatre the
-/// same read, speculatively, if the coordinator has not called it yet (it calls theatres in `ATW, OUT, VER` order):
-/// three messages, origin → first → second → origin. The speculative reply is used only if the next call to that
-/// theatre is exactly the same read; any other call to it discards the speculation. This never changes an answer:
-/// reads change nothing, and the only mutations a theatre receives during a job come from this coordinator through
-/// this value, so no mutation reaches that theatre between the speculative read and the call it stands for.
+/// Reads at both other theatres ([`Peers::read_all`]: a listing, a schedule, the bookings a booking rule needs) travel
+/// as one relay call ([`RelayCall`]): origin → first → second → origin, three datagrams instead of the four of two
+/// calls, because the first theatre's answer rides on with the call.
 struct UdpPeers<'a> {
     server: &'a TheatreServer,
-    speculation: Option<Speculation>,
 }
 
-impl<'a> Peers for UdpPeers<'a> {
+impl Peers for UdpPeers<'_> {
     fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse> {
         let server = self.server;
-        let speculated = match self.speculation.take() {
-            // Empty only if the relay's reply was never taken (its call dropped): then ask again.
-            Some(speculation) if speculation.to == to && speculation.request == request => speculation.reply.take(),
-            Some(speculation) if speculation.to != to => {
-                self.speculation = Some(speculation);
-                None
-            }
-            _ => None, // a different call to the speculated theatre: discard
+        let (direct, remote) = if to == server.code {
+            (Some(server.theatre.borrow_mut().handle(request)), None)
+        } else {
+            (None, Some(server.call_remote(to, &request)))
         };
-        if speculated.is_some() {
-            server.speculation_hits.set(server.speculation_hits.get() + 1);
-        }
-        let mut direct = None;
-        let mut remote = None;
-        let mut relayed = None;
-        if speculated.is_none() {
-            if to == server.code {
-                direct = Some(server.theatre.borrow_mut().handle(request));
-            } else {
-                let next = TheatreCode::ALL.into_iter().find(|other| *other != to && *other != server.code);
-                match next.filter(|next| *next > to && !request.is_mutation() && self.speculation.is_none()) {
-                    Some(next) => {
-                        let reply = Rc::new(Cell::new(None));
-                        relayed = Some((server.call_relay(to, next, &request), Rc::clone(&reply)));
-                        self.speculation = Some(Speculation { to: next, request, reply });
-                    }
-                    None => remote = Some(server.call_remote(to, &request)),
-                }
-            }
-        }
         async move {
-            if let Some(response) = speculated.or(direct) {
-                return response;
+            match (direct, remote) {
+                (Some(response), _) => response,
+                (None, Some(remote)) => remote.await,
+                (None, None) => unreachable!("one of the two is set just above"),
             }
-            if let Some((relay, reply)) = relayed {
-                let [first, second] = relay.await;
-                reply.set(Some(second));
-                return first;
-            }
-            remote.expect("one of the paths is taken").await
         }
     }
+
+    fn read_all(&mut self, reads: Vec<(TheatreCode, PeerRequest)>) -> impl Future<Output = Vec<PeerResponse>> {
+        let server = self.server;
+        debug_assert!(reads.iter().all(|(_, request)| !request.is_mutation()), "read_all with a mutation");
+        // Own reads at once: nothing the remote reads do changes anything.
+        let mut answers: Vec<Option<PeerResponse>> = reads
+            .iter()
+            .map(|(to, request)| (*to == server.code).then(|| server.theatre.borrow_mut().handle(request.clone())))
+            .collect();
+        let remote: Vec<usize> = (0..reads.len()).filter(|&index| answers[index].is_none()).collect();
+        let calls = match remote.as_slice() {
+            &[first, second] if reads[first].0 != reads[second].0 => {
+                server.relays.set(server.relays.get() + 1);
+                Calls::Relay(
+                    server.call_relay([(reads[first].0, &reads[first].1), (reads[second].0, &reads[second].1)]),
+                )
+            }
+            _ => Calls::Each(remote.iter().map(|&index| server.call_remote(reads[index].0, &reads[index].1)).collect()),
+        };
+        async move {
+            match calls {
+                Calls::Relay(relay) => {
+                    let [first, second] = relay.await;
+                    answers[remote[0]] = Some(first);
+                    answers[remote[1]] = Some(second);
+                }
+                Calls::Each(each) => {
+                    for (&index, call) in remote.iter().zip(each) {
+                        answers[index] = Some(call.await);
+                    }
+                }
+            }
+            answers.into_iter().map(|answer| answer.expect("every read is answered above")).collect()
+        }
+    }
+}
+
+/// How the remote reads of one [`Peers::read_all`] travel.
+enum Calls<'a> {
+    /// Two remote reads: one relay call.
+    Relay(Pin<Box<dyn Future<Output = [PeerResponse; 2]> + 'a>>),
+    /// Fewer (or one theatre asked twice): one call each, all sent at once.
+    Each(Vec<Pin<Box<dyn Future<Output = PeerResponse> + 'a>>>),
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@
 //! `bytes` is a u32 length and that many bytes; theatres are `TheatreCode::index` values. A relay call visits its
 //! hops in order: each hop answers its own read, appends the reply and passes the call on (the same incarnation and
 //! request id) to the next hop; the last one sends the reply to the origin theatre server.
+//!
+//! The version byte is not bumped for new ops (`Relay` came after the first three): the servers of one replica always
+//! run the same `cineflix-replica` binary (its replica manager starts them together), so they never meet an op they
+//! do not know. Servers of different builds in one replica are not supported.
 
 use thiserror::Error;
 
@@ -259,10 +263,11 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], EnvelopeError> {
-        let len_bytes = self.bytes.get(..4).ok_or(EnvelopeError::Truncated)?;
-        let len = u32::from_le_bytes(len_bytes.try_into().expect("4 bytes")) as usize;
-        let value = self.bytes.get(4..4 + len).ok_or(EnvelopeError::Truncated)?;
-        self.bytes = &self.bytes[4 + len..];
+        let (len_bytes, rest) = self.bytes.split_at_checked(4).ok_or(EnvelopeError::Truncated)?;
+        let len = usize::try_from(u32::from_le_bytes(len_bytes.try_into().expect("4 bytes")))
+            .map_err(|_| EnvelopeError::Truncated)?;
+        let (value, rest) = rest.split_at_checked(len).ok_or(EnvelopeError::Truncated)?;
+        self.bytes = rest;
         Ok(value)
     }
 }
