@@ -246,54 +246,45 @@ fn format_rest(out: &mut Vec<u8>, job_id: u64, request: &Request, response: &Res
 fn format_answer(out: &mut Vec<u8>, body: &Body) {
     match body {
         Body::Empty => out.push(b'-'),
-        Body::Shows(shows) => {
-            out.extend_from_slice(b"shows[");
-            for (index, show) in shows.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&show.movie_id.to_ascii());
-                out.push(b':');
-                out.extend_from_slice(show.movie.as_str().as_bytes());
-                out.push(b':');
-                push_int(out, show.available);
-                out.push(b'/');
-                push_int(out, show.capacity);
+        Body::Shows(shows) => push_list(out, b"shows[", shows, |out, show| {
+            out.extend_from_slice(&show.movie_id.to_ascii());
+            out.push(b':');
+            out.extend_from_slice(show.movie.as_str().as_bytes());
+            out.push(b':');
+            push_int(out, show.available);
+            out.push(b'/');
+            push_int(out, show.capacity);
+        }),
+        Body::Schedule(entries) => push_list(out, b"schedule[", entries, |out, entry| {
+            out.extend_from_slice(&entry.movie_id.to_ascii());
+            out.push(b':');
+            out.extend_from_slice(entry.movie.as_str().as_bytes());
+            out.push(b':');
+            push_int(out, entry.tickets);
+        }),
+        Body::Removed(moved) => push_list(out, b"moved[", moved, |out, booking| {
+            push_debug_str(out, &booking.customer_id);
+            out.push(b':');
+            push_int(out, booking.tickets);
+            out.extend_from_slice(b"->");
+            match booking.new_movie_id {
+                Some(movie_id) => out.extend_from_slice(&movie_id.to_ascii()),
+                None => out.extend_from_slice(b"cancelled"),
             }
-            out.push(b']');
-        }
-        Body::Schedule(entries) => {
-            out.extend_from_slice(b"schedule[");
-            for (index, entry) in entries.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&entry.movie_id.to_ascii());
-                out.push(b':');
-                out.extend_from_slice(entry.movie.as_str().as_bytes());
-                out.push(b':');
-                push_int(out, entry.tickets);
-            }
-            out.push(b']');
-        }
-        Body::Removed(moved) => {
-            out.extend_from_slice(b"moved[");
-            for (index, booking) in moved.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                push_debug_str(out, &booking.customer_id);
-                out.push(b':');
-                push_int(out, booking.tickets);
-                out.extend_from_slice(b"->");
-                match booking.new_movie_id {
-                    Some(movie_id) => out.extend_from_slice(&movie_id.to_ascii()),
-                    None => out.extend_from_slice(b"cancelled"),
-                }
-            }
-            out.push(b']');
-        }
+        }),
     }
+}
+
+/// `open`, then each item written by `item`, comma-separated, then `]`.
+fn push_list<T>(out: &mut Vec<u8>, open: &[u8], items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.extend_from_slice(open);
+    for (index, value) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        item(out, value);
+    }
+    out.push(b']');
 }
 
 /// `name` then the value quoted as `{:?}` quotes it.
@@ -314,18 +305,10 @@ fn push_debug_str(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// `{:02}` of a value below 100.
-fn push_two_digits(out: &mut Vec<u8>, value: u8) {
-    debug_assert!(value < 100);
-    out.push(b'0' + value / 10);
-    out.push(b'0' + value % 10);
-}
-
 /// `{:03}` of a value below 1000.
 fn push_three_digits(out: &mut Vec<u8>, value: u16) {
     debug_assert!(value < 1000);
-    out.push(b'0' + (value / 100) as u8);
-    push_two_digits(out, (value % 100) as u8);
+    out.extend_from_slice(&[b'0' + (value / 100) as u8, b'0' + (value / 10 % 10) as u8, b'0' + (value % 10) as u8]);
 }
 
 /// `{}` of an integer (`itoa`: the same digits, without the formatting machinery).
