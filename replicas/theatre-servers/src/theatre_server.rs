@@ -273,18 +273,17 @@ impl TheatreServer {
             Ok(_) => return self.count_malformed(from, &"relay call with a mutation"),
             Err(error) => return self.count_malformed(from, &error),
         };
-        let next = call.hops.get(hop + 1).map(|&(theatre, _)| TheatreCode::ALL.get(theatre as usize).copied());
-        if next == Some(None) {
-            return self.count_malformed(from, &"relay call with an unknown theatre");
-        }
+        let (kind, to) = match call.hops.get(hop + 1) {
+            None => (Kind::Reply, origin),
+            Some(&(next, _)) => match TheatreCode::ALL.get(next as usize) {
+                Some(&next) => (Kind::Call, next),
+                None => return self.count_malformed(from, &"relay call with an unknown theatre"),
+            },
+        };
         self.relay_hops.set(self.relay_hops.get() + 1);
         let response = self.theatre.borrow_mut().handle(request).encode();
         let mut replies = call.replies.clone();
         replies.push(&response);
-        let (kind, to) = match next.flatten() {
-            Some(next) => (Kind::Call, next),
-            None => (Kind::Reply, origin),
-        };
         Envelope {
             kind,
             op: Op::Relay,
@@ -376,9 +375,7 @@ impl TheatreServer {
             |bytes| PeerResponse::decode(bytes).ok(),
         ))
     }
-}
 
-impl TheatreServer {
     /// Two reads at the other two theatres in one relay call (see [`UdpPeers`]), answered in that order; boxed like
     /// [`TheatreServer::call_remote`].
     fn call_relay(
@@ -443,16 +440,15 @@ struct UdpPeers<'a> {
 impl Peers for UdpPeers<'_> {
     fn call(&mut self, to: TheatreCode, request: PeerRequest) -> impl Future<Output = PeerResponse> {
         let server = self.server;
-        let (direct, remote) = if to == server.code {
-            (Some(server.theatre.borrow_mut().handle(request)), None)
+        let call = if to == server.code {
+            Call::Answered(server.theatre.borrow_mut().handle(request))
         } else {
-            (None, Some(server.call_remote(to, &request)))
+            Call::Remote(server.call_remote(to, &request))
         };
         async move {
-            match (direct, remote) {
-                (Some(response), _) => response,
-                (None, Some(remote)) => remote.await,
-                (None, None) => unreachable!("one of the two is set just above"),
+            match call {
+                Call::Answered(response) => response,
+                Call::Remote(remote) => remote.await,
             }
         }
     }
@@ -491,6 +487,12 @@ impl Peers for UdpPeers<'_> {
             answers.into_iter().map(|answer| answer.expect("every read is answered above")).collect()
         }
     }
+}
+
+/// One [`Peers::call`]: answered at once by this theatre, or on its way to another.
+enum Call<'a> {
+    Answered(PeerResponse),
+    Remote(Pin<Box<dyn Future<Output = PeerResponse> + 'a>>),
 }
 
 /// How the remote reads of one [`Peers::read_all`] travel.
