@@ -353,6 +353,16 @@ impl Member {
         self.behind
     }
 
+    /// If [`Member::behind`]: replaces this member by one that delivers from the first seq the sequencer still has,
+    /// keeping the epoch and sequencer it has adopted since it started (not the configured ones), and returns that
+    /// seq. The application must then restore its state up to the seq before it by state transfer.
+    pub fn rebuild_past_gap(&mut self, now_ms: u64) -> Option<u64> {
+        let next_seq = self.behind?;
+        let config = MemberConfig { epoch: self.epoch, sequencer: self.sequencer, ..self.config.clone() };
+        *self = Member::new_at(config, now_ms, next_seq);
+        Some(next_seq)
+    }
+
     /// The epoch this member currently believes in.
     pub fn epoch(&self) -> u64 {
         self.epoch

@@ -428,7 +428,9 @@ fn a_silent_member_is_dropped_so_the_group_goes_on_and_comes_back_after_state_tr
     assert_eq!(cluster.sequencer.freed_up_to(), first_available - 1, "history kept for the rebuilt member");
     // State transfer up to the freed point, then a fresh member from there catches up from history.
     let next_seq = first_available;
-    cluster.members[2] = Member::new_at(MemberConfig::new(paused, SEQUENCER), cluster.now_ms, next_seq);
+    assert_eq!(cluster.members[0].rebuild_past_gap(cluster.now_ms), None, "a member that is not behind stays");
+    assert_eq!(cluster.members[2].rebuild_past_gap(cluster.now_ms), Some(next_seq));
+    assert_eq!(cluster.members[2].behind(), None);
     cluster.delivered[2].clear();
     cluster.advance(200, no_loss);
     for request_id in 44..=45 {

@@ -344,8 +344,6 @@ struct SimReplica {
 #[derive(Debug)]
 struct RmSlot {
     id: ReplicaId,
-    /// What the member is rebuilt with when it is behind the sequencer's history.
-    member_config: MemberConfig,
     member: Member,
     manager: Manager,
     replica: Option<SimReplica>,
@@ -537,10 +535,10 @@ impl Setup {
                     at_ms: rng.random_range(20..=150),
                     for_ms: rng.random_range(1_500..=4_000),
                 };
-                // Half the seeds multicast to the dropped member anyway, as crates/udp's sequencer shell does (it
-                // resolves `Destination::Members` to the members not removed by `set_member_live`), with a socket
-                // buffer of a few hundred datagrams like a kernel's: it then comes back by state transfer only if
-                // its buffer overflowed, else by catching up from it.
+                // Half the seeds model a shell that multicasts to the dropped member anyway (no shipped shell does:
+                // crates/udp's sequencer shell follows the core's live set), with a socket buffer of a few hundred
+                // datagrams like a kernel's: it then comes back by state transfer only if its buffer overflowed,
+                // else by catching up from it.
                 let multicast_to_silent = rng.random_bool(0.5);
                 let held_datagrams_max =
                     if multicast_to_silent { rng.random_range(64..=512) } else { HELD_DATAGRAMS_MAX };
@@ -653,8 +651,7 @@ pub fn run_cluster(seed: u64, options: &ClusterSimOptions) -> Result<ClusterOutc
             );
             RmSlot {
                 id,
-                member: Member::new(member_config.clone(), start_ms),
-                member_config,
+                member: Member::new(member_config, start_ms),
                 manager: Manager::new(ManagerConfig::new(id, ids.clone()), start_ms),
                 replica: None,
                 limit_reported: false,
@@ -1683,7 +1680,7 @@ impl World {
                 let now = self.now_ms;
                 let slot = &mut self.slots[index];
                 let delivered_up_to = slot.manager.delivered_up_to();
-                slot.member = Member::new_at(slot.member_config.clone(), now, first);
+                slot.member.rebuild_past_gap(now);
                 slot.manager.handle_behind(now, first);
                 self.trace(|| {
                     format!(

@@ -99,9 +99,8 @@ impl MemberNode {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (deliveries, delivery_rx) = mpsc::channel(delivery_queue_max.max(1));
         let wire = Wire::new(Arc::clone(&endpoint), peers);
-        let member = Member::new(config.clone(), wire.clock.now_ms());
-        let resume = rebuilt.map(|rebuilt| Resume { config, rebuilt });
-        let task = spawn_node_task("member", run(member, resume, wire, command_rx, deliveries));
+        let member = Member::new(config, wire.clock.now_ms());
+        let task = spawn_node_task("member", run(member, rebuilt, wire, command_rx, deliveries));
         Ok((MemberNode { endpoint, commands, task }, delivery_rx))
     }
 
@@ -150,16 +149,11 @@ fn drain_deliveries(member: &mut Member, deliveries: &mpsc::Sender<OrderedEntry>
     }
 }
 
-/// How a member that is behind is rebuilt past the gap ([`MemberNode::spawn_resuming`]).
-struct Resume {
-    config: MemberConfig,
-    /// Told the seq the rebuilt member delivers from.
-    rebuilt: watch::Sender<u64>,
-}
-
 async fn run(
     mut member: Member,
-    resume: Option<Resume>,
+    // Set by `MemberNode::spawn_resuming`: a member that is behind is rebuilt past the gap, and told here the seq it
+    // then delivers from.
+    rebuilt: Option<watch::Sender<u64>>,
     mut wire: Wire,
     mut commands: mpsc::UnboundedReceiver<Command>,
     deliveries: mpsc::Sender<OrderedEntry>,
@@ -191,17 +185,16 @@ async fn run(
             received = wire.receive_burst(|now_ms, message| member.handle(now_ms, message)) => received?,
             () = sleep_until_deadline(clock, deadline_ms) => member.handle_timeout(clock.now_ms()),
         }
-        if let (Some(resume), Some(first_available)) = (&resume, member.behind()) {
-            let next_seq = first_available;
-            tracing::warn!(
-                delivered_up_to = member.delivered_up_to(),
-                next_seq,
-                "behind the sequencer's history: member rebuilt past the gap (state transfer needed)"
-            );
-            // The epoch and sequencer it has adopted since it started, not the configured ones.
-            let config = MemberConfig { epoch: member.epoch(), sequencer: member.sequencer(), ..resume.config.clone() };
-            member = Member::new_at(config, clock.now_ms(), next_seq);
-            resume.rebuilt.send_replace(next_seq);
+        if let Some(rebuilt) = &rebuilt {
+            let delivered_up_to = member.delivered_up_to();
+            if let Some(next_seq) = member.rebuild_past_gap(clock.now_ms()) {
+                tracing::warn!(
+                    delivered_up_to,
+                    next_seq,
+                    "behind the sequencer's history: member rebuilt past the gap (state transfer needed)"
+                );
+                rebuilt.send_replace(next_seq);
+            }
         }
         match drain_deliveries(&mut member, &deliveries) {
             Drain::Done => channel_full = false,
