@@ -92,7 +92,6 @@ fn a_paused_replica_manager_is_dropped_and_comes_back_by_state_transfer() {
     let start = env_u64("SIM_CLUSTER_START", 0);
     let options = ClusterSimOptions { scenario: ClusterScenario::PausedRm, ..ClusterSimOptions::default() };
     let mut totals = ClusterTotals::default();
-    let (mut lossless_behind, mut overflow_caught_up) = (0, 0);
     for seed in start..start + seeds {
         // `run_cluster` checks the oracle answers, the digests, prefix consistency and convergence of every seed,
         // and that only the paused manager is ever replaced for being behind.
@@ -109,13 +108,15 @@ fn a_paused_replica_manager_is_dropped_and_comes_back_by_state_transfer() {
             // Nothing ordered after the drop reached it: it can only come back by state transfer.
             assert_eq!(behind, 1, "seed {seed}: {outcome:?}");
         }
-        lossless_behind += u64::from(outcome.multicast_to_silent && outcome.held_dropped == 0 && behind == 1);
-        overflow_caught_up += u64::from(outcome.multicast_to_silent && outcome.held_dropped > 0 && behind == 0);
+        if outcome.multicast_to_silent && outcome.held_dropped == 0 {
+            // Everything ordered while it was stopped waited in its buffer: it catches up without state transfer.
+            assert_eq!(behind, 0, "seed {seed}: {outcome:?}");
+        }
         // The group did not wait for the stopped manager: requests were answered while it was stopped.
         assert!(outcome.decided_while_paused > 0, "seed {seed}: {outcome:?}");
         totals.add(&outcome);
     }
-    eprintln!("{totals:?} lossless_behind {lossless_behind} overflow_caught_up {overflow_caught_up}");
+    eprintln!("{totals:?}");
     // One manager stopped is within the fault budget (n = 3 tolerates one impaired replica), so an unavailable
     // answer would already be a violation of rule (d); and the stall before the drop (the member timeout, at most
     // 600 ms) stays well below the voter's request timeout (1,500 ms): every request is answered.
@@ -124,7 +125,6 @@ fn a_paused_replica_manager_is_dropped_and_comes_back_by_state_transfer() {
     assert!(totals.slowest_decided_ms < 1_500, "{totals:?}");
     assert!(totals.digest_checks > 0, "{totals:?}");
     // Both ways back were taken: by state transfer, and (multicast kept going to it) by catching up from its buffers.
-    assert!(totals.replaced_behind >= seeds - totals.seeds_multicast_to_silent, "{totals:?}");
     assert!(totals.seeds_multicast_to_silent > 0 && totals.replaced_behind < seeds, "{totals:?}");
 }
 
