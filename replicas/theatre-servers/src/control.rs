@@ -291,7 +291,8 @@ pub async fn serve_client(client: Rc<RpcClient>, endpoint: Rc<Endpoint>) -> io::
         let (message, from) = endpoint.recv_from().await?;
         match Envelope::decode(&message) {
             Ok(envelope) if envelope.kind == Kind::Reply => {
-                client.deliver(message);
+                let (incarnation, request_id) = (envelope.incarnation, envelope.request_id);
+                client.deliver(incarnation, request_id, message);
             }
             Ok(_) => tracing::debug!(%from, "unexpected call at the control task's RPC endpoint dropped"),
             Err(error) => tracing::debug!(%from, %error, "malformed message dropped"),

@@ -224,14 +224,11 @@ impl RpcClient {
         })
     }
 
-    /// Hands a reply message read from the endpoint to the call waiting for it, without copying it. Returns false
-    /// (and counts it) for a reply no call waits for, or a message that is not a reply envelope.
-    pub fn deliver(&self, message: Vec<u8>) -> bool {
-        let (incarnation, request_id) = match Envelope::decode(&message) {
-            Ok(envelope) if envelope.kind == Kind::Reply => (envelope.incarnation, envelope.request_id),
-            _ => (0, 0), // never pending: request ids start at 1
-        };
-        if incarnation == self.incarnation && request_id != 0 {
+    /// Hands a reply message read from the endpoint (its envelope already decoded by the reader: a reply with this
+    /// `incarnation` and `request_id`) to the call waiting for it, without copying it. Returns false (and counts it)
+    /// for a reply no call waits for.
+    pub fn deliver(&self, incarnation: u64, request_id: u64, message: Vec<u8>) -> bool {
+        if incarnation == self.incarnation {
             let mut pending = self.pending.borrow_mut();
             if let Some(entry) =
                 pending.iter_mut().find(|pending| pending.request_id == request_id && pending.reply.is_none())

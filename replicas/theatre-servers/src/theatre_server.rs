@@ -184,7 +184,8 @@ impl TheatreServer {
                 }
             };
             if envelope.kind == Kind::Reply {
-                self.client.deliver(message);
+                let (incarnation, request_id) = (envelope.incarnation, envelope.request_id);
+                self.client.deliver(incarnation, request_id, message);
                 continue;
             }
             if envelope.op == Op::Relay {
