@@ -12,25 +12,21 @@ use std::future::Future;
 /// Executes booking requests somewhere and returns their canonical answers.
 ///
 /// Implementations must be cheap to call concurrently from many connection tasks: the hot path of every SOAP
-/// request goes through [`Backend::execute`].
+/// request goes through [`Backend::answer`].
 pub trait Backend: Send + Sync + 'static {
-    /// Executes `request` once (in the total order, when there is one) and returns its answer.
+    /// Executes `request` once (in the total order, when there is one) and returns its answer, handing `request`
+    /// back with it so that a caller who needs it afterwards (to render the answer) does not copy it first.
     ///
     /// Domain rejections (sold out, unknown movie, ...) are `Ok` responses with a rejection code; `Err` means the
     /// request may or may not have taken effect and the client must be told the service is unavailable.
+    fn answer(&self, request: booking::Request) -> impl Future<Output = Result<Answered, BackendError>> + Send;
+
+    /// [`Backend::answer`] without the request.
     fn execute(
         &self,
         request: booking::Request,
-    ) -> impl Future<Output = Result<booking::Response, BackendError>> + Send;
-
-    /// [`Backend::execute`], handing `request` back with its answer, so that a caller who needs the request
-    /// afterwards (to render the answer) does not have to copy it first. The default copies it; backends that
-    /// keep the request anyway until it is answered override it to give their copy back.
-    fn answer(&self, request: booking::Request) -> impl Future<Output = Result<Answered, BackendError>> + Send {
-        async move {
-            let copy = request.clone();
-            self.execute(request).await.map(|response| Answered { request: copy, response })
-        }
+    ) -> impl Future<Output = Result<booking::Response, BackendError>> + Send {
+        async move { self.answer(request).await.map(|answered| answered.response) }
     }
 
     /// The backend's state as one JSON object for `GET /status`, or `None` when it has nothing to say beyond

@@ -113,10 +113,6 @@ impl StandaloneBackend {
 }
 
 impl Backend for StandaloneBackend {
-    async fn execute(&self, request: Request) -> Result<Response, BackendError> {
-        self.answer(request).await.map(|answered| answered.response)
-    }
-
     async fn answer(&self, request: Request) -> Result<Answered, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.submit.send(Submission { request, reply }).await.map_err(|_| BackendError::Stopped)?;
