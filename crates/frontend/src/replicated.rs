@@ -193,10 +193,6 @@ impl ReplicatedBackend {
 }
 
 impl Backend for ReplicatedBackend {
-    async fn execute(&self, request: Request) -> Result<Response, BackendError> {
-        self.answer(request).await.map(|answered| answered.response)
-    }
-
     async fn answer(&self, request: Request) -> Result<Answered, BackendError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Execute { request, reply }).await.map_err(|_| BackendError::Stopped)?;
@@ -214,7 +210,6 @@ struct Waiting {
     /// Handed back with the answer (the caller renders from it).
     request: Request,
     reply: oneshot::Sender<Result<Answered, BackendError>>,
-    operation: &'static str,
     arrived: Instant,
     /// Replicas whose result for this round arrived (for `ResendResult`).
     answered: Vec<ReplicaId>,
@@ -413,15 +408,13 @@ impl Driver {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         self.requests += 1;
-        let operation = request.operation.name();
         // The acceptance is not awaited: the seq comes back with every result, and a request the sequencer never
         // accepts ends as an Unavailable round.
         drop(self.submitter.submit(request_id, Bytes::from(request.encode())));
         let now_ms = self.now_ms();
         self.voter.open(request_id, now_ms);
         self.resends.push_back((now_ms + self.resend_interval_ms(), request_id));
-        self.waiting
-            .insert(request_id, Waiting { request, reply, operation, arrived: Instant::now(), answered: Vec::new() });
+        self.waiting.insert(request_id, Waiting { request, reply, arrived: Instant::now(), answered: Vec::new() });
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
@@ -487,7 +480,7 @@ impl Driver {
                         tracing::warn!(
                             request_id = round,
                             seq = self.seqs.get(&round).copied().unwrap_or(0),
-                            op = waiting.operation,
+                            op = waiting.request.operation.name(),
                             "no agreeing majority in time: unavailable"
                         );
                         let _ = waiting.reply.send(Err(BackendError::Timeout { timeout_ms }));
@@ -539,18 +532,23 @@ impl Driver {
             .map_err(|error| BackendError::BadResult { job_id: round, reason: error.to_string() });
         match &answer {
             Ok(response) => match self.job_log {
-                Some(log) => {
-                    log.decided(SystemTime::now(), round, seq, waiting.operation, response.code.as_str(), latency_us)
-                }
+                Some(log) => log.decided(
+                    SystemTime::now(),
+                    round,
+                    seq,
+                    waiting.request.operation.name(),
+                    response.code.as_str(),
+                    latency_us,
+                ),
                 None => tracing::info!(
                     request_id = round,
                     seq,
-                    op = waiting.operation,
+                    op = waiting.request.operation.name(),
                     code = response.code.as_str(),
                     us = latency_us
                 ),
             },
-            Err(error) => tracing::error!(request_id = round, seq, op = waiting.operation, %error),
+            Err(error) => tracing::error!(request_id = round, seq, op = waiting.request.operation.name(), %error),
         }
         let _ = waiting.reply.send(answer.map(|response| Answered { request: waiting.request, response }));
     }
