@@ -547,6 +547,12 @@ class BackgroundLoad:
         self.thread.join(timeout=30)
 
 
+def serving_after_replacement(row: dict) -> bool:
+    """A replica manager's `cineflix status` row: up, at least one replacement so far, serving and in the vote."""
+    return bool(row["up"] and (row["replacements"] or 0) >= 1 and row["phase"] == "serving"
+                and "in vote" in row["detail"])
+
+
 def client_for(cluster) -> zeep.proxy.ServiceProxy:
     """A zeep client generated from the deployment's live WSDL, bound to the SOAP 1.1 port."""
     client = zeep.Client(cluster.wsdl_url, transport=Transport(timeout=15, operation_timeout=15))

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cineflix_cluster import REPO_ROOT, STOP_TIMEOUT_S, binary_dir, wait_until
+from cineflix_cluster import REPO_ROOT, STOP_TIMEOUT_S, binary_dir, serving_after_replacement, wait_until
 from cineflix_dates import movie_id, show_date
 
 TEMPLATE = REPO_ROOT / "config" / "multi-host.toml"
@@ -167,9 +167,7 @@ def test_components_started_alone_on_five_addresses_serve_and_survive_a_replica_
 
     def replaced() -> bool:
         multihost.check_alive()
-        rm2 = multihost.status()["rm2"]
-        return (rm2["up"] and (rm2["replacements"] or 0) >= 1 and rm2["phase"] == "serving"
-                and "in vote" in rm2["detail"])
+        return serving_after_replacement(multihost.status()["rm2"])
 
     wait_until("replica 2's manager to replace it on its host", replaced, REPLACEMENT_TIMEOUT_S)
     done = multihost.cineflix("--json", "list-shows", "--user", "VERC0009", "--movie", "Titanic")

@@ -21,7 +21,8 @@ import signal
 
 import pytest
 
-from cineflix_cluster import BackgroundLoad, client_for, remove_work_dir, start_replicated_cluster, wait_until
+from cineflix_cluster import (BackgroundLoad, client_for, remove_work_dir, serving_after_replacement,
+                             start_replicated_cluster, wait_until)
 from cineflix_dates import movie_id, show_date
 
 # Replacement involves starting a process and transferring state; generous for a loaded 2-core machine.
@@ -89,10 +90,8 @@ def test_a_replica_killed_under_load_costs_no_request_and_is_replaced(replicated
         killed_at = load.done
 
         def replaced():
-            status = replicated.status()
-            rm2 = status["rm2"]
-            return (rm2["up"] and (rm2["replacements"] or 0) >= 1 and rm2["phase"] == "serving"
-                    and "in vote" in rm2["detail"] and replicated.replica_pid(2) not in (None, victim))
+            return (serving_after_replacement(replicated.status()["rm2"])
+                    and replicated.replica_pid(2) not in (None, victim))
 
         wait_until("rm2 to replace its killed replica and bring it back into the vote", replaced,
                    REPLACEMENT_TIMEOUT_S, replicated)
@@ -174,8 +173,15 @@ def test_a_replica_manager_stopped_under_load_costs_no_request_and_comes_back(re
     sequencer_log = cluster.work_dir / "log" / "sequencer.log"
     rm2 = cluster.pids["rm2"]
 
+    def logged_since(offset: int, line: str) -> int | None:
+        """Where `line` ends in the sequencer's log after `offset`, if it is there (earlier lines do not count)."""
+        text = sequencer_log.read_text()
+        at = text.find(line, offset)
+        return None if at < 0 else at + len(line)
+
     with BookingLoad(cluster, slot, customers) as load:
         wait_until("30 bookings before the stop", lambda: load.done >= 30, 30, cluster)
+        before_stop = len(sequencer_log.read_text())
         os.kill(rm2, signal.SIGSTOP)
         try:
             stopped_at = load.done
@@ -183,18 +189,14 @@ def test_a_replica_manager_stopped_under_load_costs_no_request_and_comes_back(re
             wait_until("three histories of bookings while rm2 is stopped",
                        lambda: load.done >= stopped_at + 3 * PAUSE_HISTORY, 90, cluster)
             wait_until("the sequencer's log line dropping rm2",
-                       lambda: "members live=[1, 3] " in sequencer_log.read_text(), 10, cluster)
+                       lambda: logged_since(before_stop, "members live=[1, 3] ") is not None, 10, cluster)
+            dropped_at = logged_since(before_stop, "members live=[1, 3] ")
             during = load.done - stopped_at
         finally:
             os.kill(rm2, signal.SIGCONT)
 
-        def back():
-            row = cluster.status()["rm2"]
-            return (row["up"] and (row["replacements"] or 0) >= 1 and row["phase"] == "serving"
-                    and "in vote" in row["detail"])
-
-        wait_until("rm2 to rebuild its replica by state transfer and rejoin the vote", back,
-                   REPLACEMENT_TIMEOUT_S, cluster)
+        wait_until("rm2 to rebuild its replica by state transfer and rejoin the vote",
+                   lambda: serving_after_replacement(cluster.status()["rm2"]), REPLACEMENT_TIMEOUT_S, cluster)
         after = load.done
         wait_until("30 more bookings with rm2 back", lambda: load.done >= after + 30, 30, cluster)
 
@@ -205,7 +207,7 @@ def test_a_replica_manager_stopped_under_load_costs_no_request_and_comes_back(re
     # The managers' logs are flushed periodically: wait for the line rather than read once.
     wait_until("rm2's log line replacing its stale replica for being behind",
                lambda: "reason=Behind" in (cluster.work_dir / "log" / "rm-2.log").read_text(), 10, cluster)
-    wait_until("the sequencer's log line taking rm2 back",
-               lambda: "members live=[1, 2, 3] " in sequencer_log.read_text(), 10, cluster)
+    wait_until("the sequencer's log line taking rm2 back, after the one dropping it",
+               lambda: logged_since(dropped_at, "members live=[1, 2, 3] ") is not None, 10, cluster)
     wait_until("every replica at the same seq with the same digest", lambda: digests_agree(cluster, [1, 2, 3]),
                30, cluster)

@@ -29,8 +29,8 @@ import time
 import pytest
 import zeep.exceptions
 
-from cineflix_cluster import (REPO_ROOT, BackgroundLoad, client_for, remove_work_dir, start_replicated_cluster_from,
-                              wait_until)
+from cineflix_cluster import (REPO_ROOT, BackgroundLoad, client_for, remove_work_dir, serving_after_replacement,
+                              start_replicated_cluster_from, wait_until)
 from cineflix_dates import movie_id, show_date
 
 # Replacing a replica starts a process and transfers state; bounded so that the whole test stays under a minute.
@@ -96,10 +96,8 @@ def digests_agree(cluster, replica_ids) -> bool:
 
 
 def replaced_and_voting(cluster, replica_id: int, old_pid: int | None = None) -> bool:
-    row = cluster.status()[f"rm{replica_id}"]
     pid = cluster.replica_pid(replica_id)
-    return bool(row["up"] and (row["replacements"] or 0) >= 1 and row["phase"] == "serving"
-                and "in vote" in row["detail"] and pid is not None and pid != old_pid)
+    return serving_after_replacement(cluster.status()[f"rm{replica_id}"]) and pid is not None and pid != old_pid
 
 
 class OneTicketEach(BackgroundLoad):
