@@ -8,7 +8,7 @@
 //! `2026-11-21T06:10:52.570347Z  INFO job=42 op=bookMovieTickets user=ATWC0001 code=OK us=312`. At the target
 //! load that is about 25,000 lines a second. Through `tracing` such a line cost 1.4 µs in a tight loop (and
 //! measurably more inside the server, where it competes for caches); [`JobLog`] writes these lines itself, in the
-//! same layout, into the same buffer, with byte copies and digit loops instead of `core::fmt`. They are written
+//! same layout, into the same buffer, with byte copies, `itoa` and jiff instead of `core::fmt`. They are written
 //! whatever `RUST_LOG` says, so that job ids are always findable. Replicated mode's line per decided round
 //! (`request_id=7 seq=3 op="bookMovieTickets" code="OK" us=312`) is written the same way, byte for byte as
 //! `tracing::info!` printed it before; everything else goes through `tracing`.

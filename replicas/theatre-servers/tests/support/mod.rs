@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use booking::{Body, Operation, Request, Response, ResultCode, TheatreCode};
+use booking::{Body, MovieId, Operation, Request, Response, ResultCode, SlotLetter, TheatreCode};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use replica_api::{BATCH_MAX, FromReplica, Job, ToReplica};
@@ -91,11 +91,9 @@ pub fn bench_mix_workload(seed: u64, count: usize, customers_per_theatre: u16) -
     for theatre in TheatreCode::ALL {
         for day in 0..2 {
             let date = today + jiff::Span::new().days(day);
-            for letter in ['M', 'A', 'E'] {
+            for slot in SlotLetter::ALL {
                 for movie in MOVIES {
-                    let movie_id =
-                        format!("{theatre}{letter}{:02}{:02}{:02}", date.day(), date.month(), date.year() % 100);
-                    slots.push((movie_id, movie));
+                    slots.push((MovieId { theatre, slot, date: booking::Date(date) }.to_string(), movie));
                 }
             }
         }
@@ -266,8 +264,8 @@ fn movie_name(rng: &mut ChaCha8Rng) -> String {
 /// A movie ID in `theatre`, dated from yesterday to 8 days ahead (one day beyond the add window).
 fn movie_id(rng: &mut ChaCha8Rng, theatre: TheatreCode, today: jiff::civil::Date) -> String {
     let date = today + jiff::Span::new().days(rng.random_range(-1..=8i64));
-    let letter = pick(rng, &['M', 'A', 'E']);
-    let text = format!("{theatre}{letter}{:02}{:02}{:02}", date.day(), date.month(), date.year() % 100);
+    let slot = pick(rng, &SlotLetter::ALL);
+    let text = MovieId { theatre, slot, date: booking::Date(date) }.to_string();
     if rng.random_bool(0.005) { "ATWX999999".to_string() } else { spelled(rng, &text) }
 }
 
