@@ -6,8 +6,8 @@
 //!
 //! Never more faults at once than the deployment tolerates: with n = 3 one faulty replica at a time (a stopped
 //! manager counts as its replica being faulty); with n = 4 a crash and a liar may coincide. The next event waits
-//! until every replica is back in the vote (a bounded wait for an observed condition); the gaps between events are the schedule's own, drawn from the seed, so one seed gives
-//! one schedule. Deliberately not a benchmark: the workload favours a checkable history over throughput.
+//! until every replica is back in the vote (a bounded wait for an observed condition); the gaps between events are
+//! the schedule's own, drawn from the seed, so one seed gives one schedule. Deliberately not a benchmark: the workload favours a checkable history over throughput.
 
 use crate::bench::Rng;
 use crate::cli::ChaosArgs;
@@ -273,9 +273,8 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
         let injected_at = Instant::now();
         // Tailed from before the fault: a stopped manager's drop and return show up as `members live=` lines.
         let mut sequencer_log = LogTail::from_end(running.log_path("sequencer.log"));
-        let mut paused = None;
-        match inject(&observer, running, &event) {
-            Ok(stopped) => paused = stopped,
+        let paused = match inject(&observer, running, &event) {
+            Ok(stopped) => stopped,
             Err(message) => {
                 // The fault may have been set and acted on before its confirmation came back (a lost reply over lossy
                 // UDP, retried after the replica already crashed: "no replica is running"): a victim replaced right
@@ -300,15 +299,16 @@ fn execute(args: &ChaosArgs, running: &Running) -> Result<bool, String> {
                     observer.say(&format!("event {number}: {}: FAILED to inject: {message}", event.describe()));
                     break;
                 }
+                None
             }
-        }
+        };
         observer.say(&format!("event {number}: {}", event.describe()));
         // A resumed manager that was never dropped keeps its incarnation: it is back once it has executed what the
         // others had executed when it was resumed (a dropped one cannot get there without a state transfer).
         let mut caught_up_mark = None;
         // Time back in the vote counts from the fault, or for a pause from the resume (its length is the schedule's).
         let mut recovery_from = injected_at;
-        if let (Some(stopped), Event::Pause { pause_ms, .. }) = (paused.take(), &event) {
+        if let (Some(stopped), Event::Pause { pause_ms, .. }) = (paused, &event) {
             match hold_and_resume(&observer, stopped, Duration::from_millis(*pause_ms)) {
                 Ok(mark) => {
                     observer.say(&format!(
