@@ -206,6 +206,39 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// The fields of a `/proc/<pid>/stat` line this workspace reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The command name (at most 15 bytes).
+    pub comm: String,
+    /// `R`, `S`, `D`, `T` (stopped), `Z` (zombie), ...
+    pub state: char,
+    pub ppid: u32,
+    /// CPU time in user and in kernel mode, in USER_HZ ticks (100 per second on Linux).
+    pub utime_ticks: u64,
+    pub stime_ticks: u64,
+}
+
+impl ProcStat {
+    /// Reads `/proc/<pid>/stat`; `None` if the process is gone (or not Linux).
+    pub fn of(pid: u32) -> Option<ProcStat> {
+        ProcStat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Parses one stat line. `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so the fields are
+    /// counted after its last `)`; utime and stime are fields 14 and 15.
+    pub fn parse(stat: &str) -> Option<ProcStat> {
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let mut fields = tail.split_ascii_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        let utime_ticks = fields.nth(9)?.parse().ok()?;
+        let stime_ticks = fields.next()?.parse().ok()?;
+        Some(ProcStat { comm, state, ppid, utime_ticks, stime_ticks })
+    }
+}
+
 /// Children of `parent` whose command name (`/proc/<pid>/comm`, at most 15 bytes) starts like `name`. Linux only;
 /// elsewhere empty.
 pub fn child_pids(parent: u32, name: &str) -> Vec<u32> {
@@ -214,12 +247,8 @@ pub fn child_pids(parent: u32, name: &str) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|text| text.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // `pid (comm) state ppid ...`: comm may contain spaces and parentheses, so split after the last ')'.
-        let Some((head, tail)) = stat.rsplit_once(')') else { continue };
-        let comm = head.split_once('(').map_or("", |(_, comm)| comm);
-        let ppid = tail.split_whitespace().nth(1).and_then(|text| text.parse::<u32>().ok());
-        if ppid == Some(parent) && comm.starts_with(comm_prefix) {
+        let Some(stat) = ProcStat::of(pid) else { continue };
+        if stat.ppid == parent && stat.comm.starts_with(comm_prefix) {
             found.push(pid);
         }
     }
@@ -281,4 +310,19 @@ fn wsdl_answers(addr: SocketAddr) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+#[cfg(test)]
+mod proc_stat_tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_is_read_after_the_last_parenthesis() {
+        let stat = ProcStat::parse("4242 (cineflix (x) y) S 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0 100 0 0").unwrap();
+        let expected =
+            ProcStat { comm: "cineflix (x) y".into(), state: 'S', ppid: 1, utime_ticks: 250, stime_ticks: 31 };
+        assert_eq!(stat, expected);
+        assert_eq!(ProcStat::parse("4242 (cut) S 1 2"), None);
+        assert_eq!(ProcStat::parse("no parenthesis"), None);
+    }
 }

@@ -558,22 +558,16 @@ impl Report<'_> {
     }
 }
 
-/// User plus system CPU time of this process so far, from `/proc/self/stat` (Linux; `None`
-/// elsewhere). Its unit is USER_HZ, which Linux fixes at 100 per second for user space.
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (Linux; `None` elsewhere).
 fn process_cpu_us() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    parse_cpu_us(&stat)
+    let stat = cluster::ProcStat::of(std::process::id())?;
+    Some(cpu_us(&stat))
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in µs. The command name (field 2)
-/// may hold spaces and parentheses, so fields are counted after its last `)`.
-fn parse_cpu_us(stat: &str) -> Option<u64> {
+/// utime + stime in µs (USER_HZ, the unit of both, is fixed at 100 per second for user space on Linux).
+fn cpu_us(stat: &cluster::ProcStat) -> u64 {
     const USER_HZ: u64 = 100;
-    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_ascii_whitespace();
-    // Field 3 (state) is the first after the name; utime is field 14.
-    let utime: u64 = fields.nth(11)?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 1_000_000 / USER_HZ)
+    (stat.utime_ticks + stat.stime_ticks) * 1_000_000 / USER_HZ
 }
 
 fn micros(nanos: u64) -> f64 {
@@ -601,10 +595,9 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_comes_from_fields_14_and_15() {
-        let stat = "4242 (cineflix (x) y) S 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0 100 0 0";
-        assert_eq!(parse_cpu_us(stat), Some(2_810_000));
-        assert_eq!(parse_cpu_us("4242 (cut) S 1 2"), None);
+    fn cpu_time_is_user_plus_system_ticks() {
+        let stat = cluster::ProcStat::parse("4242 (cineflix (x) y) S 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0 100 0 0");
+        assert_eq!(stat.as_ref().map(cpu_us), Some(2_810_000));
         assert!(process_cpu_us().is_none_or(|us| us < 86_400_000_000), "a test process uses under a day");
     }
 

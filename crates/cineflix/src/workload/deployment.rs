@@ -152,9 +152,7 @@ fn spawn_watchdog(pid: u32, resume_by: Duration) -> Result<std::process::Child, 
 
 /// A process's state letter from `/proc/<pid>/stat` (`R`, `S`, `T` stopped, `Z`...); `None` if it is gone.
 pub fn process_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ...`: comm may hold spaces and parentheses, so read after the last ')'.
-    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+    cluster::ProcStat::of(pid).map(|stat| stat.state)
 }
 
 /// The live members of a sequencer log line `... members live=[1, 3] high_seq=... freed_up_to=...`.
