@@ -24,6 +24,7 @@ pub mod replicated;
 pub mod routes;
 pub mod server;
 pub mod standalone;
+pub mod wake_timer;
 
 pub use backend::{Answered, Backend, BackendError};
 pub use replicated::{ReplicatedBackend, ReplicatedSettings};

@@ -36,6 +36,7 @@
 
 use crate::backend::{Answered, Backend, BackendError};
 use crate::logging::JobLog;
+use crate::wake_timer::WakeTimer;
 use booking::{Request, Response};
 use bytes::Bytes;
 use manager::{Membership, Message, ReplicaId, Report, ResendResult, ResultMessage};
@@ -326,19 +327,10 @@ impl Driver {
             mode = ?self.settings.voter.mode,
             "replicated driver started"
         );
-        let timer = tokio::time::sleep_until(tokio::time::Instant::now());
-        tokio::pin!(timer);
-        let mut timer_at_ms: Option<u64> = None;
+        let mut timer = WakeTimer::default();
         loop {
-            // Moving the timer is a timer-wheel update, and while requests flow the earliest round deadline moves
-            // on almost every turn; so the timer is only ever moved earlier. One that fires early costs a turn
-            // whose timeout handling finds nothing due, and it is re-armed for what is then next.
-            if let Some(ms) = self.next_wake_ms()
-                && timer_at_ms.is_none_or(|armed_ms| ms < armed_ms)
-            {
-                let at = self.start + std::time::Duration::from_millis(ms);
-                timer.as_mut().reset(at.into());
-                timer_at_ms = Some(ms);
+            if let Some(ms) = self.next_wake_ms() {
+                timer.arm_no_later_than((self.start + std::time::Duration::from_millis(ms)).into());
             }
             tokio::select! {
                 biased;
@@ -368,8 +360,7 @@ impl Driver {
                         }
                     }
                 }
-                () = &mut timer, if timer_at_ms.is_some() => {
-                    timer_at_ms = None;
+                () = timer.fired() => {
                     let now_ms = self.now_ms();
                     self.voter.handle_timeout(now_ms);
                     self.repeat_replace_reports(now_ms).await;

@@ -23,6 +23,7 @@
 
 use crate::backend::{Answered, Backend, BackendError};
 use crate::logging::JobLog;
+use crate::wake_timer::WakeTimer;
 use booking::{Request, Response};
 use replica_api::{BATCH_MAX, FromReplica, Job, ToReplica};
 use std::collections::VecDeque;
@@ -197,21 +198,13 @@ impl Driver {
     }
 
     async fn run(mut self) {
-        let timer = tokio::time::sleep_until(Instant::now().into());
-        tokio::pin!(timer);
-        let mut timer_at: Option<Instant> = None;
+        let mut timer = WakeTimer::default();
         loop {
             let now = Instant::now();
             self.expire(now);
             self.transmit(now).await;
-            // Moving the timer is a timer-wheel update, and while requests flow the next deadline moves on every
-            // turn; so the timer is only ever moved earlier. One that fires early costs a turn that finds nothing
-            // due (at most one per `retry`), and it is re-armed for what is then next.
-            if let Some(at) = self.next_wake()
-                && timer_at.is_none_or(|armed| at < armed)
-            {
-                timer.as_mut().reset(at.into());
-                timer_at = Some(at);
+            if let Some(at) = self.next_wake() {
+                timer.arm_no_later_than(at.into());
             }
             tokio::select! {
                 biased;
@@ -233,7 +226,7 @@ impl Driver {
                     // Every handle is gone, and with them everyone who could wait for an answer.
                     None => break,
                 },
-                () = &mut timer, if timer_at.is_some() => timer_at = None,
+                () = timer.fired() => {}
             }
         }
         tracing::debug!("standalone driver stopped");
