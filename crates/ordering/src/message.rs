@@ -144,8 +144,9 @@ impl SeqRange {
 pub enum Destination {
     /// One node.
     Node(NodeId),
-    /// Every configured member of the sequencer (the shell encodes once and sends to each member's address; it may
-    /// skip members the sequencer reports as removed).
+    /// The sequencer's members (the shell encodes once and sends to each member's address). The shipped shells send
+    /// to `Sequencer::live_members` only (recomputed when `Sequencer::live_set_changes` moves): a member dropped for
+    /// silence or removed gets its probes, addressed to it alone, and nothing else.
     Members,
 }
 

@@ -200,6 +200,8 @@ pub struct Sequencer {
     last_full_probe_ms: Option<u64>,
     superseded_by_epoch: Option<u64>,
     stats: SequencerStats,
+    /// Bumped whenever a member's liveness changes ([`Sequencer::live_set_changes`]).
+    live_set_changes: u64,
 }
 
 impl Sequencer {
@@ -239,6 +241,7 @@ impl Sequencer {
             last_full_probe_ms: None,
             superseded_by_epoch: None,
             stats: SequencerStats::default(),
+            live_set_changes: 0,
             config,
         }
     }
@@ -361,6 +364,7 @@ impl Sequencer {
         if member.liveness == Liveness::Silent && member.delivered_up_to >= freed_up_to {
             member.liveness = Liveness::Live;
             self.stats.members_returned += 1;
+            self.live_set_changes += 1;
         }
         self.free_history();
         true
@@ -392,6 +396,7 @@ impl Sequencer {
                 {
                     member.liveness = Liveness::Silent;
                     self.stats.members_dropped += 1;
+                    self.live_set_changes += 1;
                 }
                 Some(_) => {}
                 None => ask.push(member.id),
@@ -466,6 +471,7 @@ impl Sequencer {
             state.delivered_up_to = state.delivered_up_to.max(freed_up_to);
             state.readmitted_at = Some(state.delivered_up_to);
             self.stats.members_returned += 1;
+            self.live_set_changes += 1;
         }
     }
 
@@ -477,6 +483,9 @@ impl Sequencer {
     pub fn set_member_live(&mut self, member: NodeId, live: bool) {
         let freed_up_to = self.freed_up_to;
         if let Some(state) = self.members.iter_mut().find(|state| state.id == member) {
+            if state.is_live() != live {
+                self.live_set_changes += 1;
+            }
             state.liveness = if live { Liveness::Live } else { Liveness::Removed };
             state.delivered_up_to = state.delivered_up_to.max(freed_up_to);
         }
@@ -621,6 +630,17 @@ impl Sequencer {
     /// The configured members with whether each is live (counted for freeing history).
     pub fn members(&self) -> impl Iterator<Item = (NodeId, bool)> + '_ {
         self.members.iter().map(|member| (member.id, member.is_live()))
+    }
+
+    /// The live members: where `Destination::Members` goes.
+    pub fn live_members(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.members.iter().filter(|member| member.is_live()).map(|member| member.id)
+    }
+
+    /// A count that changes whenever the set of live members does (dropped, returned, re-admitted, or marked by
+    /// [`Sequencer::set_member_live`]), so that a shell recomputes its multicast list only then.
+    pub fn live_set_changes(&self) -> u64 {
+        self.live_set_changes
     }
 
     /// A member's last reported delivered-up-to, if it is a configured member.

@@ -374,7 +374,10 @@ fn a_removed_member_does_not_block_history() {
     cluster.pump(dead_link);
     cluster.advance(150, dead_link);
     assert!(cluster.sequencer.is_history_full());
+    let changes = cluster.sequencer.live_set_changes();
     cluster.sequencer.set_member_live(dead, false);
+    cluster.sequencer.set_member_live(dead, false);
+    assert_eq!(cluster.sequencer.live_set_changes(), changes + 1, "marking it removed twice is one change");
     cluster.advance(300, dead_link);
     assert_eq!(cluster.submitter.in_flight(), 0);
     assert_eq!(cluster.sequencer.freed_up_to(), 20);
@@ -394,8 +397,11 @@ fn a_silent_member_is_dropped_so_the_group_goes_on_and_comes_back_after_state_tr
     cluster.advance(timeout_ms / 2, paused_link);
     assert!(cluster.sequencer.is_history_full(), "the silent member holds the history");
     assert_eq!(cluster.sequencer.stats().members_dropped, 0, "not before member_timeout_ms");
+    let changes_before_drop = cluster.sequencer.live_set_changes();
     cluster.advance(timeout_ms + 500, paused_link);
     assert_eq!(cluster.sequencer.stats().members_dropped, 1);
+    assert_eq!(cluster.sequencer.live_set_changes(), changes_before_drop + 1, "the drop changes the live set");
+    assert_eq!(cluster.sequencer.live_members().collect::<Vec<_>>(), vec![member_id(0), member_id(1)]);
     let asked = cluster.sent_count(|(_, to, message)| {
         *to == paused && matches!(message.body, Body::Sync { report_requested: true, .. })
     });
@@ -421,6 +427,8 @@ fn a_silent_member_is_dropped_so_the_group_goes_on_and_comes_back_after_state_tr
     assert_eq!(first_available, cluster.sequencer.freed_up_to() + 1);
     assert_eq!(cluster.sequencer.stats().members_returned, 1);
     assert!(cluster.sequencer.members().all(|(_, live)| live));
+    assert_eq!(cluster.sequencer.live_set_changes(), changes_before_drop + 2, "and so does the return");
+    assert_eq!(cluster.sequencer.live_members().count(), 3);
     for request_id in 41..=43 {
         cluster.submit(request_id);
     }

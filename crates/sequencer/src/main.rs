@@ -163,7 +163,8 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
     let mut flush = tokio::time::interval(LOG_FLUSH_INTERVAL);
     let mut buffer = Vec::new();
     let mut rejected = 0u64;
-    let mut live_before = members.clone();
+    let mut live: Vec<NodeId> = members.clone();
+    let mut live_set_changes = sequencer.live_set_changes();
     loop {
         let deadline = sequencer.poll_timeout().map(|ms| clock.instant_at(ms));
         tokio::select! {
@@ -190,9 +191,10 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
                 let _ = log.out.flush();
             }
         }
-        let live: Vec<NodeId> = sequencer.members().filter(|&(_, live)| live).map(|(id, _)| id).collect();
-        if live != live_before {
+        if sequencer.live_set_changes() != live_set_changes {
             // A member dropped for silence, or back after state transfer: rare, and what an operator looks for.
+            live_set_changes = sequencer.live_set_changes();
+            live = sequencer.live_members().collect();
             let ids: Vec<u16> = live.iter().map(|id| id.0).collect();
             log.line(format_args!(
                 "members live={ids:?} high_seq={} freed_up_to={}",
@@ -200,7 +202,6 @@ async fn run(config: config::Config, logs_dir: PathBuf) -> anyhow::Result<()> {
                 sequencer.freed_up_to()
             ));
             tracing::warn!(?live, high_seq = sequencer.high_seq(), "live members changed");
-            live_before = live.clone();
         }
         while let Some(transmit) = sequencer.poll_transmit() {
             if transmit.to == Destination::Members {

@@ -97,7 +97,8 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) -> io::Result<()> {
     let clock = wire.clock;
-    let mut live_members: Vec<NodeId> = sequencer.config().members.clone();
+    let mut live_members: Vec<NodeId> = Vec::new();
+    let mut live_set_changes: Option<u64> = None;
     loop {
         let deadline_ms = sequencer.poll_timeout();
         tokio::select! {
@@ -119,8 +120,11 @@ async fn run(
             () = sleep_until_deadline(clock, deadline_ms) => sequencer.handle_timeout(clock.now_ms()),
         }
         // The core also drops and re-admits members by itself (its "Liveness" doc): the multicast follows it.
-        live_members.clear();
-        live_members.extend(sequencer.members().filter(|&(_, live)| live).map(|(id, _)| id));
+        if live_set_changes != Some(sequencer.live_set_changes()) {
+            live_set_changes = Some(sequencer.live_set_changes());
+            live_members.clear();
+            live_members.extend(sequencer.live_members());
+        }
         while let Some(transmit) = sequencer.poll_transmit() {
             wire.send(transmit, &live_members).await;
         }
