@@ -380,10 +380,10 @@ impl Sequencer {
             return;
         }
         let mut ask = Vec::new();
-        for index in 0..self.members.len() {
-            // Live members that hold the state: one still being rebuilt after `Behind` does not count yet.
-            let live = self.members.iter().filter(|member| member.is_live() && member.readmitted_at.is_none()).count();
-            let member = &mut self.members[index];
+        // Live members that hold the state: one still being rebuilt after `Behind` does not count yet.
+        let mut live = self.members.iter().filter(|member| member.is_live() && member.readmitted_at.is_none()).count();
+        let mut dropped = false;
+        for member in &mut self.members {
             let holds_history = member.delivered_up_to <= self.freed_up_to;
             if !member.is_live() || !holds_history || now_ms < member.heard_ms + timeout_ms / 2 {
                 continue;
@@ -397,6 +397,10 @@ impl Sequencer {
                     member.liveness = Liveness::Silent;
                     self.stats.members_dropped += 1;
                     self.live_set_changes += 1;
+                    if member.readmitted_at.is_none() {
+                        live -= 1;
+                    }
+                    dropped = true;
                 }
                 Some(_) => {}
                 None => ask.push(member.id),
@@ -405,7 +409,9 @@ impl Sequencer {
         for member in ask {
             self.ask_to_report(now_ms, member);
         }
-        self.free_history();
+        if dropped {
+            self.free_history();
+        }
     }
 
     /// Sends `member` alone a `Sync` asking for a report, and remembers the first such question since it was last
